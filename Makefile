@@ -1,0 +1,46 @@
+# Pixel-Pipe's front door. Every target that runs code depends on `setup`, which is a no-op when .venv is current.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint format up bench package checkov clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[local,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv with the pinned dependencies (does nothing when up to date)
+
+demo: setup ## Process the bundled samples on a private local stack and show the results
+	$(BIN)/pixelpipe demo
+
+up: setup ## Run the local stack in the foreground (Ctrl-C to stop)
+	$(BIN)/pixelpipe up
+
+lint: setup ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks)
+	$(BIN)/pytest -q
+
+bench: setup ## Benchmarks, each printing ratios against a baseline timed in the same run
+	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_resize.py
+	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_labels.py
+
+clean: ## Remove the virtual environments and local state
+	rm -rf $(VENV) $(CHECKOV_VENV) .pixelpipe build demo-output

@@ -1,0 +1,231 @@
+"""Plays the Lambda service for one function of the local stack, in its own process.
+
+It polls the function's event source the way AWS does and calls the *same* handler that is deployed:
+- dispatch-tasks: S3 notifications (relayed through a local-only queue), one invocation per event;
+- an SQS worker: batches of up to `batch_size` gathered for up to `batching_window_seconds`, the
+  queue's visibility timeout, partial batch responses (only the successes are deleted), and the
+  queue's redrive policy moving a message to its DLQ after maxReceiveCount receives;
+- sweeper: an invocation every `sweep_interval_seconds`, as EventBridge Scheduler would.
+
+One process per function keeps invocations apart, as Lambda execution environments are.
+
+    python -m pixelpipe_cli.lambda_host --function resize-worker
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
+from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
+
+LABEL_BACKEND_LOCAL = "onnx"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools and handlers read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def function_spec(function: str) -> dict[str, Any]:
+    config = pipeline_config()
+    if function in config["functions"]:
+        return config["functions"][function]
+    for worker in workers().values():
+        if worker.function == function:
+            return {
+                "handler": worker.handler,
+                "timeout_seconds": worker.timeout_seconds,
+                "memory_mb": worker.memory_mb,
+            }
+    raise SystemExit(f"unknown function {function!r}")
+
+
+def function_environment(target: Target, function: str) -> dict[str, str]:
+    resources = Resources(
+        table=target.jobs_table,
+        topic_arn=target.topic_arn,
+        state_machine_arn=target.state_machine_arn,
+        upload_bucket=target.upload_bucket,
+        thumbnail_bucket=target.thumbnail_bucket,
+    )
+    return {
+        **lambda_environment(resources, function, LABEL_BACKEND_LOCAL),
+        "AWS_ENDPOINT_URL": target.endpoint_url or "",
+        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+        "AWS_DEFAULT_REGION": target.region,
+        "AWS_REGION": target.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+    }
+
+
+class FunctionHost:
+    def __init__(self, target: Target, function: str) -> None:
+        self.target = target
+        self.function = function
+        self.spec = function_spec(function)
+        os.environ.update(function_environment(target, function))
+        module_name, _, attribute = self.spec["handler"].rpartition(".")
+        self.handler = getattr(importlib.import_module(module_name), attribute)
+        self.sqs = target.client("sqs")
+        self.running = True
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        context = LambdaContext(
+            function_name=self.function,
+            memory_limit_in_mb=self.spec["memory_mb"],
+            timeout_seconds=self.spec["timeout_seconds"],
+            invoked_function_arn=f"arn:aws:lambda:{self.target.region}:{self.target.account_id}:function:{self.function}",
+        )
+        return self.handler(event, context)
+
+    def serve(self) -> None:
+        step = next((s for s, w in workers().items() if w.function == self.function), None)
+        if step:
+            self._serve_queue(step)
+        elif self.function == "dispatch-tasks":
+            self._serve_s3_notifications()
+        elif self.function == "sweeper":
+            self._serve_schedule()
+        else:
+            raise SystemExit(f"no event source for {self.function}")
+
+    def _serve_s3_notifications(self) -> None:
+        url = self.target.queues["_s3_events"]["url"]
+        while self.running:
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            )
+            for message in messages:
+                event = json.loads(message["Body"])
+                if event.get("Event") != "s3:TestEvent":
+                    try:
+                        self.invoke(event)
+                    except Exception as error:  # async invoke: AWS retries; the message stays for another try
+                        print(f"dispatch-tasks failed: {error!r}", file=sys.stderr, flush=True)
+                        continue
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _serve_queue(self, step: str) -> None:
+        worker = workers()[step]
+        queue = self.target.queues[step]
+        while self.running:
+            batch = self._gather(queue["url"], worker.batch_size, worker.batching_window_seconds)
+            if not batch:
+                continue
+            event = {"Records": [sqs_record(message, queue["arn"], self.target.region) for message in batch]}
+            try:
+                response = self.invoke(event) or {}
+            except Exception as error:  # a failed invocation returns the whole batch to the queue
+                print(f"{self.function} invocation failed: {error!r}", file=sys.stderr, flush=True)
+                continue
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            done = [m for m in batch if m["MessageId"] not in failed]
+            if done:
+                self.sqs.delete_message_batch(
+                    QueueUrl=queue["url"],
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+
+    def _gather(self, url: str, batch_size: int, window_seconds: float) -> list[dict[str, Any]]:
+        """Up to `batch_size` messages: the first wait is a long poll, then fill until the window closes."""
+        batch: list[dict[str, Any]] = []
+        closes_at = None
+        while self.running and len(batch) < batch_size:
+            wait = 1 if closes_at is None else max(0.0, closes_at - time.monotonic())
+            if closes_at is not None and wait <= 0:
+                break
+            received = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, batch_size - len(batch)),
+                WaitTimeSeconds=int(min(1, wait + 0.999)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            batch += received
+            if not batch:
+                return batch
+            if closes_at is None:
+                closes_at = time.monotonic() + window_seconds
+        return batch
+
+    def _serve_schedule(self) -> None:
+        interval = pipeline_config()["limits"]["sweep_interval_seconds"]
+        next_run = time.monotonic() + interval
+        while self.running:
+            time.sleep(0.5)
+            if time.monotonic() >= next_run:
+                next_run = time.monotonic() + interval
+                try:
+                    self.invoke({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+                except Exception as error:
+                    print(f"sweeper failed: {error!r}", file=sys.stderr, flush=True)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """An SQS message in the shape Lambda's event source mapping delivers it."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--function", required=True)
+    args = parser.parse_args()
+    host = FunctionHost(Target.load(target_file()), args.function)
+
+    def stop(*_: Any) -> None:
+        host.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"{args.function} ready", flush=True)
+    host.serve()
+
+
+if __name__ == "__main__":
+    main()

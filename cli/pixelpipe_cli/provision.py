@@ -1,0 +1,125 @@
+"""Creates on the emulator the same resources Terraform creates on AWS, from the same pipeline.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pixelpipe.config import pipeline_config, workers
+from pixelpipe_cli.target import Target
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Local only: S3 → Lambda triggers need Docker in moto, so S3 notifies this queue and the
+# event-source runner hands each notification to dispatch-tasks as Lambda would.
+S3_EVENTS_QUEUE = "pixelpipe-local-s3-events"
+ACCOUNT_ID = "123456789012"
+
+
+def state_machine_definition(table_name: str) -> str:
+    """The ASL with Terraform's templatefile variables filled in."""
+    path = REPO_ROOT / pipeline_config()["state_machine"]["definition"]
+    return path.read_text().replace("${jobs_table}", table_name)
+
+
+def filter_policy(step: str) -> str:
+    return json.dumps({pipeline_config()["topic"]["steps_attribute"]: [step]})
+
+
+def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
+    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+
+
+def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
+    config = pipeline_config()
+    region = config["region"]
+    storage, table = config["storage"], config["table"]
+    s3, ddb, sns, sqs, sfn = (clients[name] for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions"))
+
+    for bucket in (storage["upload_bucket"], storage["thumbnail_bucket"]):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=storage["upload_bucket"], VersioningConfiguration={"Status": "Enabled"})
+
+    ddb.create_table(
+        TableName=table["name"],
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "jobId", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "createdAt", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": table["status_index"],
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "createdAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+    topic_arn = sns.create_topic(Name=config["topic"]["name"])["TopicArn"]
+    queues: dict[str, dict[str, str]] = {}
+    for step, worker in workers().items():
+        dlq_url = sqs.create_queue(QueueName=worker.dlq, Attributes={"MessageRetentionPeriod": "1209600"})[
+            "QueueUrl"
+        ]
+        dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{worker.dlq}"
+        url = sqs.create_queue(
+            QueueName=worker.queue,
+            Attributes={
+                "VisibilityTimeout": str(worker.visibility_timeout_seconds),
+                "RedrivePolicy": redrive_policy(dlq_arn, worker.max_receive_count),
+            },
+        )["QueueUrl"]
+        arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{worker.queue}"
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true", "FilterPolicy": filter_policy(step)},
+        )
+        queues[step] = {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
+
+    events_url = sqs.create_queue(QueueName=S3_EVENTS_QUEUE)["QueueUrl"]
+    s3.put_bucket_notification_configuration(
+        Bucket=storage["upload_bucket"],
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE}",
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": storage["upload_prefix"]}]}
+                    },
+                }
+            ]
+        },
+    )
+    queues["_s3_events"] = {"url": events_url, "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE}"}
+
+    machine = config["state_machine"]
+    state_machine_arn = sfn.create_state_machine(
+        name=machine["name"],
+        definition=state_machine_definition(table["name"]),
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{machine['name']}",
+        type="EXPRESS",
+        tracingConfiguration={"enabled": True},
+    )["stateMachineArn"]
+
+    return Target(
+        region=region,
+        upload_bucket=storage["upload_bucket"],
+        upload_prefix=storage["upload_prefix"],
+        thumbnail_bucket=storage["thumbnail_bucket"],
+        jobs_table=table["name"],
+        status_index=table["status_index"],
+        topic_arn=topic_arn,
+        state_machine_arn=state_machine_arn,
+        queues=queues,
+        endpoint_url=endpoint_url,
+        account_id=ACCOUNT_ID,
+    )

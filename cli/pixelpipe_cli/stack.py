@@ -1,0 +1,124 @@
+"""The local stack: moto in server mode on loopback, provisioned from pipeline.json, with one
+Lambda-like host process per function delivering events to the real handlers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from pixelpipe.config import pipeline_config, workers
+from pixelpipe_cli.provision import provision
+from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
+
+DEFAULT_PORT = 5055
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def all_functions() -> list[str]:
+    return [*pipeline_config()["functions"], *(w.function for w in workers().values())]
+
+
+class LocalStack:
+    def __init__(self, home: Path, port: int | None = None, functions: list[str] | None = None) -> None:
+        self.home = home
+        self.port = port or free_port()
+        self.functions = functions if functions is not None else all_functions()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.target_path = home / "target.json"
+        self.logs = home / "logs"
+        self._server = None
+        self._hosts: dict[str, subprocess.Popen] = {}
+        self.target: Target | None = None
+
+    def start(self) -> Target:
+        # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT; set it before start.
+        os.environ["MOTO_PORT"] = str(self.port)
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns the output
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        requests.post(
+            f"{self.endpoint}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+        region = pipeline_config()["region"]
+        probe = Target(region, "", "", "", "", "", "", "", endpoint_url=self.endpoint)
+        clients = {name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")}
+        self.target = provision(clients, self.endpoint)
+        self.target.save(self.target_path)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for function in self.functions:
+            self.start_function(function)
+        return self.target
+
+    def start_function(self, function: str) -> None:
+        log = (self.logs / f"{function}.log").open("wb")
+        env = {
+            **os.environ,
+            "PIXELPIPE_TARGET": str(self.target_path),
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+            "PYTHONUNBUFFERED": "1",
+        }
+        self._hosts[function] = subprocess.Popen(
+            [sys.executable, "-m", "pixelpipe_cli.lambda_host", "--function", function],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def stop_function(self, function: str) -> None:
+        process = self._hosts.pop(function, None)
+        if process and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until every host printed 'ready' (its handler imported); fails naming the one that died."""
+        deadline = time.monotonic() + timeout
+        pending = set(self._hosts)
+        while pending and time.monotonic() < deadline:
+            for function in list(pending):
+                log = (self.logs / f"{function}.log").read_text(errors="replace")
+                if f"{function} ready" in log:
+                    pending.discard(function)
+                elif self._hosts[function].poll() is not None:
+                    raise RuntimeError(f"{function} exited during start-up:\n{log[-3000:]}")
+            time.sleep(0.1)
+        if pending:
+            raise RuntimeError(f"functions not ready after {timeout} s: {sorted(pending)}")
+
+    def stop(self) -> None:
+        for function in list(self._hosts):
+            self.stop_function(function)
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self.target_path.exists():
+            self.target_path.unlink()
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

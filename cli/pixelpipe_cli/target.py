@@ -1,0 +1,66 @@
+"""Where the CLI's commands point: a running local stack or a deployed one.
+
+Both are described by the same small JSON file, written by `pixelpipe up` (local) or converted from
+`terraform output -json` (AWS), so every command works the same way against either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("PIXELPIPE_HOME", ".pixelpipe")).resolve()
+
+
+@dataclass
+class Target:
+    region: str
+    upload_bucket: str
+    upload_prefix: str
+    thumbnail_bucket: str
+    jobs_table: str
+    status_index: str
+    topic_arn: str
+    state_machine_arn: str
+    queues: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> {url, arn, dlq_url, dlq_arn}
+    endpoint_url: str | None = None  # set for the local stack only
+    account_id: str = "123456789012"
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url is not None
+
+    def client(self, service: str) -> Any:
+        if self.is_local:
+            return boto3.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, **LOCAL_CREDENTIALS
+            )
+        return boto3.client(service, region_name=self.region)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> Target:
+        return cls(**json.loads(path.read_text()))
+
+
+def target_file() -> Path:
+    return Path(os.environ.get("PIXELPIPE_TARGET", state_dir() / "target.json"))
+
+
+def current_target() -> Target:
+    path = target_file()
+    if not path.is_file():
+        raise SystemExit(f"no stack to talk to: {path} is missing. Start one with `pixelpipe up`.")
+    return Target.load(path)

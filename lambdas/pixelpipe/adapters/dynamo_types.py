@@ -1,0 +1,45 @@
+"""Plain Python values <-> DynamoDB's typed JSON, floats included (boto3 wants Decimal)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_dynamo_numbers(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_dynamo_numbers(v) for v in value]
+    return value
+
+
+def _from_dynamo_numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo_numbers(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_from_dynamo_numbers(v) for v in value)
+    return value
+
+
+def to_typed(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(_to_dynamo_numbers(value))
+
+
+def to_item(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: to_typed(v) for k, v in record.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo_numbers(_deserializer.deserialize(v)) for k, v in item.items()}

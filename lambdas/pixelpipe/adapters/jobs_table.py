@@ -1,0 +1,150 @@
+"""The DynamoDB `jobs` table: every read and conditional write the functions and the CLI make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pixelpipe.adapters.dynamo_types import from_item, to_item, to_typed
+from pixelpipe.logic.jobs import PENDING, STEP_PENDING, STEP_RUNNING, history_entry
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on one attempt of a step; `attempt` is the step's attempts after this claim."""
+
+    attempt: int
+
+
+class JobsTable:
+    def __init__(self, client: Any, table_name: str, status_index: str) -> None:
+        self._client = client
+        self._table = table_name
+        self._status_index = status_index
+
+    def create(self, record: dict[str, Any]) -> bool:
+        """Put a new job; False when it exists already (a duplicate S3 event)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(record),
+                ConditionExpression="attribute_not_exists(jobId)",
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table, Key={"jobId": {"S": job_id}}, ConsistentRead=True)
+        return from_item(item["Item"]) if "Item" in item else None
+
+    def mark_dispatched(self, job_id: str, at: str, message_id: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression="SET dispatchedAt = :at, updatedAt = :at, history = list_append(history, :h)",
+            ExpressionAttributeValues={
+                ":at": {"S": at},
+                ":h": to_typed([history_entry(at, "dispatch", "published", f"SNS message {message_id}")]),
+            },
+        )
+
+    def claim_step(self, job_id: str, step: str, at: str, detail: str) -> Claim | None:
+        """Mark the step RUNNING and count the attempt; None when the job or step is already finished."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"jobId": {"S": job_id}},
+                UpdateExpression=(
+                    "SET steps.#step.#status = :running, steps.#step.startedAt = :at, updatedAt = :at, "
+                    "history = list_append(history, :h) ADD steps.#step.attempts :one"
+                ),
+                ConditionExpression="#status = :pending AND steps.#step.#status IN (:step_pending, :running)",
+                ExpressionAttributeNames={"#step": step, "#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": {"S": STEP_RUNNING},
+                    ":pending": {"S": PENDING},
+                    ":step_pending": {"S": STEP_PENDING},
+                    ":at": {"S": at},
+                    ":one": {"N": "1"},
+                    ":h": to_typed([history_entry(at, step, "started", detail)]),
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        attempts = from_item(response["Attributes"])["steps"][step]["attempts"]
+        return Claim(attempt=int(attempts))
+
+    def reopen_steps(
+        self, job_id: str, steps: list[str], at: str, detail: str, force: bool
+    ) -> dict[str, Any]:
+        """An operator's retry: the job back to PENDING for `steps`, keeping attempts and history."""
+        names = {"#status": "status"}
+        sets = ["#status = :pending", "updatedAt = :at", "history = list_append(history, :h)"]
+        values: dict[str, Any] = {
+            ":pending": {"S": PENDING},
+            ":step_pending": {"S": STEP_PENDING},
+            ":at": {"S": at},
+            ":h": to_typed([history_entry(at, "operator", "retry", detail)]),
+            ":failed": {"S": "FAILED"},
+        }
+        for index, step in enumerate(steps):
+            names[f"#s{index}"] = step
+            sets.append(f"steps.#s{index}.#status = :step_pending")
+        job = self.get(job_id)
+        if job is None:
+            raise LookupError(f"no job {job_id}")
+        failed_again = sum(1 for s in steps if job["steps"].get(s, {}).get("status") == "FAILED")
+        succeeded_again = sum(1 for s in steps if job["steps"].get(s, {}).get("status") == "SUCCEEDED")
+        values[":failed_n"] = {"N": str(failed_again)}
+        values[":succeeded_n"] = {"N": str(succeeded_again)}
+        sets += ["failedCount = failedCount - :failed_n", "succeededCount = succeededCount - :succeeded_n"]
+        condition = "#status IN (:failed, :complete)" if force else "#status = :failed"
+        values[":complete"] = {"S": "COMPLETE"}
+        response = self._client.update_item(
+            TableName=self._table,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE failureReason, completedAt",
+            ConditionExpression=condition + " AND updatedAt = :seen",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, ":seen": {"S": job["updatedAt"]}},
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(response["Attributes"])
+
+    def by_status(
+        self, status: str, created_before: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Jobs in one status, newest first, through the status/time index."""
+        condition = "#status = :status"
+        values: dict[str, Any] = {":status": {"S": status}}
+        if created_before:
+            condition += " AND createdAt < :before"
+            values[":before"] = {"S": created_before}
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self._status_index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        while len(items) < limit:
+            page = self._client.query(**kwargs, Limit=limit - len(items))
+            items += [from_item(i) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items

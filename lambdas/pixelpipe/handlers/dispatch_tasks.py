@@ -1,0 +1,64 @@
+"""dispatch-tasks: S3 ObjectCreated → one job record + one SNS message per uploaded image."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import S3Event
+
+from pixelpipe.adapters.jobs_table import JobsTable
+from pixelpipe.adapters.storage import Storage
+from pixelpipe.adapters.topic import JobsTopic
+from pixelpipe.config import Resources, pipeline_config, step_names
+from pixelpipe.logic.dispatch import Dispatcher
+from pixelpipe.logic.jobs import SourceObject
+from pixelpipe.tracing import annotate, current_trace_id, tracer
+
+logger = Logger()
+_config = pipeline_config()
+_resources = Resources.from_env()
+_dispatcher = Dispatcher(
+    jobs=JobsTable(boto3.client("dynamodb"), _resources.table, _config["table"]["status_index"]),
+    topic=JobsTopic(boto3.client("sns"), _resources.topic_arn),
+    storage=Storage(boto3.client("s3")),
+    upload_prefix=_config["storage"]["upload_prefix"],
+    steps=step_names(),
+    max_input_bytes=_config["limits"]["max_input_bytes"],
+)
+
+
+def sources_in(event: dict[str, Any]) -> list[SourceObject]:
+    """The uploaded objects an S3 notification names; S3's test event names none."""
+    if event.get("Event") == "s3:TestEvent" or "Records" not in event:
+        return []
+    return [
+        SourceObject(
+            bucket=record.s3.bucket.name,
+            key=unquote_plus(record.s3.get_object.key),  # S3 sends keys URL-encoded, spaces as '+'
+            size=int(record.s3.get_object.size or 0),
+            etag=record.s3.get_object.etag or "",
+            version_id=record.s3.get_object.version_id,
+        )
+        for record in S3Event(event).records
+        if record.event_name.startswith("ObjectCreated")
+    ]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    results = []
+    for source in sources_in(event):
+        result = _dispatcher.dispatch(source, trace_id=current_trace_id())
+        if result.job_id:
+            annotate(result.job_id, "dispatch")
+        logger.info(
+            "dispatched", key=source.key, job_id=result.job_id, action=result.action, detail=result.detail
+        )
+        results.append(
+            {"jobId": result.job_id, "key": source.key, "action": result.action, "detail": result.detail}
+        )
+    return {"results": results}

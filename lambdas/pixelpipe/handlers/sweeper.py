@@ -1,0 +1,49 @@
+"""sweeper: on a schedule, fail jobs still PENDING past the configured deadline (via reconcile)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from pixelpipe.adapters.jobs_table import JobsTable
+from pixelpipe.adapters.reconciler import Reconciler, deadline_input
+from pixelpipe.config import Resources, pipeline_config
+from pixelpipe.logic.clock import now_iso
+from pixelpipe.logic.deadlines import Sweeper
+from pixelpipe.tracing import current_trace_header, tracer
+
+logger = Logger()
+_config = pipeline_config()
+_resources = Resources.from_env()
+
+
+class DeadlineReporter:
+    def __init__(self, reconciler: Reconciler) -> None:
+        self._reconciler = reconciler
+
+    def fail_past_deadline(self, job_id: str, reason: str) -> None:
+        at = now_iso()
+        # A fresh name per sweep: the state machine ignores a job that is no longer PENDING.
+        self._reconciler.start(
+            f"{job_id}-deadline-{uuid.uuid4().hex[:8]}",
+            deadline_input(job_id, at, reason),
+            current_trace_header(),
+        )
+
+
+_sweeper = Sweeper(
+    jobs=JobsTable(boto3.client("dynamodb"), _resources.table, _config["table"]["status_index"]),
+    reconcile=DeadlineReporter(Reconciler(boto3.client("stepfunctions"), _resources.state_machine_arn)),
+    deadline_seconds=_config["limits"]["job_deadline_seconds"],
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    failed = _sweeper.sweep(now_iso())
+    logger.info("sweep finished", overdue=len(failed))
+    return {"timedOut": failed}

@@ -1,0 +1,107 @@
+"""What every SQS worker handler shares: clients, the step runner, and SQS partial batch responses.
+
+A worker module only supplies its step name and its work function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from pixelpipe.adapters.jobs_table import JobsTable
+from pixelpipe.adapters.reconciler import Reconciler, completion_input
+from pixelpipe.config import Resources, pipeline_config, workers
+from pixelpipe.logic.jobs import JobMessage, StepCompletion
+from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
+from pixelpipe.tracing import annotate, current_trace_header, tracer
+
+logger = Logger()
+
+
+class ReconcileReporter:
+    """Hands a step completion to the reconcile state machine, joined to the current trace."""
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self._reconciler = reconciler
+
+    @tracer.capture_method
+    def report(self, completion: StepCompletion) -> None:
+        arn = self._reconciler.start(
+            completion.execution_name(), completion_input(completion), current_trace_header()
+        )
+        logger.info("reconcile started", job_id=completion.job_id, outcome=completion.outcome, execution=arn)
+
+
+def backoff_seconds(receive_count: int, base: int, ceiling: int) -> int:
+    """Exponential backoff for a transient failure, never past the queue's visibility timeout."""
+    return min(ceiling, base * 2 ** max(0, receive_count - 1))
+
+
+@cache
+def _queue_url(sqs: Any, queue_arn: str) -> str:
+    _, _, _, _, account, name = queue_arn.split(":")
+    return sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+
+
+def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callable[[dict, Any], dict]:
+    """A Lambda handler for `step`: SQS batch in, partial batch response out."""
+    worker = workers()[step]
+    resources = Resources.from_env()
+    config = pipeline_config()
+    sqs = boto3.client("sqs")
+
+    @tracer.capture_method(capture_response=False)
+    def do_step(message: JobMessage) -> Any:
+        return work(message)
+
+    runner = StepRunner(
+        worker=worker,
+        jobs=JobsTable(boto3.client("dynamodb"), resources.table, config["table"]["status_index"]),
+        reconcile=ReconcileReporter(Reconciler(boto3.client("stepfunctions"), resources.state_machine_arn)),
+        work=do_step,
+    )
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def handle_record(record: SQSRecord) -> str:
+        message = JobMessage.from_json(record.body)
+        receive_count = int(record.attributes.approximate_receive_count)
+        annotate(message.job_id, step)
+        logger.append_keys(job_id=message.job_id, step=step, receive_count=receive_count)
+        try:
+            return runner.handle(Delivery(message, receive_count))
+        except GiveUp:
+            # Visible again at once, so the next receive moves it to the DLQ.
+            _set_visibility(record, 0)
+            raise
+        except Exception:
+            delay = backoff_seconds(
+                receive_count, worker.retry_backoff_seconds, worker.visibility_timeout_seconds
+            )
+            logger.warning("transient failure; retrying", retry_in_seconds=delay, exc_info=True)
+            _set_visibility(record, delay)
+            raise
+
+    def _set_visibility(record: SQSRecord, seconds: int) -> None:
+        try:
+            sqs.change_message_visibility(
+                QueueUrl=_queue_url(sqs, record.event_source_arn),
+                ReceiptHandle=record.receipt_handle,
+                VisibilityTimeout=seconds,
+            )
+        except Exception:  # the visibility timeout still bounds the retry; never mask the real error
+            logger.warning("could not change message visibility", exc_info=True)
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: Any) -> dict:
+        return process_partial_response(
+            event=event, record_handler=handle_record, processor=processor, context=context
+        )
+
+    return handler

@@ -1,0 +1,139 @@
+"""Job rules: identity, the initial record, the message that starts steps, and a step's completion.
+
+The record layout is the public contract documented in docs/job-record.md.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
+STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
+
+# Fixed namespace: the same upload always maps to the same job id, so a duplicate S3 event is a no-op.
+_JOB_NAMESPACE = uuid.UUID("6f1c1f0e-4b7a-4d8e-9a57-5d2f7f1c0b11")
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None = None
+    content_type: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "versionId": self.version_id,
+            "etag": self.etag,
+            "size": self.size,
+            "contentType": self.content_type,
+        }
+
+
+def job_id_for(source: SourceObject) -> str:
+    """Deterministic id: bucket + key + version (or ETag when the bucket is unversioned)."""
+    revision = source.version_id or source.etag
+    return str(uuid.uuid5(_JOB_NAMESPACE, f"{source.bucket}\n{source.key}\n{revision}"))
+
+
+def history_entry(at: str, step: str, event: str, detail: str = "", **extra: Any) -> dict[str, Any]:
+    return {"at": at, "step": step, "event": event, "detail": detail, **extra}
+
+
+def new_job_record(
+    job_id: str,
+    source: SourceObject,
+    steps: list[str],
+    now: str,
+    trace_id: str | None = None,
+    rejection: str | None = None,
+) -> dict[str, Any]:
+    """The record dispatch writes. A `rejection` (e.g. empty or too large) makes the job FAILED at intake."""
+    record: dict[str, Any] = {
+        "jobId": job_id,
+        "status": FAILED if rejection else PENDING,
+        "source": source.to_record(),
+        "expectedSteps": steps,
+        "expectedCount": len(steps),
+        "succeededCount": 0,
+        "failedCount": 0,
+        "steps": {name: {"status": STEP_PENDING, "attempts": 0} for name in steps},
+        "createdAt": now,
+        "updatedAt": now,
+        "history": [history_entry(now, "dispatch", "created", f"{len(steps)} steps: {', '.join(steps)}")],
+    }
+    if trace_id:
+        record["traceId"] = trace_id
+    if rejection:
+        record["failureReason"] = rejection
+        record["completedAt"] = now
+        record["history"].append(history_entry(now, "dispatch", FAILED, rejection))
+    return record
+
+
+@dataclass(frozen=True)
+class JobMessage:
+    """What SNS carries to every worker; the steps also travel as a message attribute for filtering."""
+
+    job_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    steps: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> JobMessage:
+        data = json.loads(body)
+        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class StepCompletion:
+    """One worker's final word on one attempt of one step: the reconcile state machine's input."""
+
+    job_id: str
+    step: str
+    attempt: int
+    succeeded: bool
+    started_at: str
+    finished_at: str
+    duration_ms: int
+    result_field: str
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return STEP_SUCCEEDED if self.succeeded else STEP_FAILED
+
+    def step_record(self) -> dict[str, Any]:
+        return {
+            "status": self.outcome,
+            "attempts": self.attempt,
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+            "durationMs": self.duration_ms,
+            "error": self.error,
+        }
+
+    def history(self) -> dict[str, Any]:
+        detail = self.error if self.error else f"{self.result_field}: {_summary(self.result)}"
+        return history_entry(self.finished_at, self.step, self.outcome, detail, attempt=self.attempt)
+
+    def execution_name(self) -> str:
+        """Deterministic, so a repeated start for the same attempt is recognisably the same execution."""
+        return f"{self.job_id}-{self.step}-{self.attempt}-{self.outcome[0]}"[:80]
+
+
+def _summary(result: Any) -> str:
+    return f"{len(result)} items" if isinstance(result, list) else "recorded"

@@ -1,0 +1,96 @@
+"""One delivery of one step, from claim to completion: the rules every worker shares.
+
+- A finished step or a finished job is never redone: the claim fails and the message is dropped.
+- A permanent error fails the step at once (no retries).
+- A transient error is retried by SQS; on the last allowed receive the step is reported FAILED and
+  the message is left to go to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pixelpipe.config import WorkerConfig
+from pixelpipe.logic.clock import now_iso
+from pixelpipe.logic.errors import PermanentError
+from pixelpipe.logic.jobs import JobMessage, StepCompletion
+
+logger = logging.getLogger(__name__)
+
+
+class ClaimsSteps(Protocol):
+    def claim_step(self, job_id: str, step: str, at: str, detail: str) -> Any: ...
+
+
+class StartsReconcile(Protocol):
+    def report(self, completion: StepCompletion) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message: JobMessage
+    receive_count: int
+
+
+class GiveUp(Exception):
+    """The last allowed receive failed transiently: reported FAILED, message bound for the DLQ."""
+
+
+@dataclass
+class StepRunner:
+    worker: WorkerConfig
+    jobs: ClaimsSteps
+    reconcile: StartsReconcile
+    work: Callable[[JobMessage], Any]
+    clock: Callable[[], str] = now_iso
+
+    def handle(self, delivery: Delivery) -> str:
+        """Run the step; returns the outcome, raises to ask SQS for another delivery."""
+        message, step = delivery.message, self.worker.step
+        started_at = self.clock()
+        claim = self.jobs.claim_step(
+            message.job_id,
+            step,
+            started_at,
+            f"receive {delivery.receive_count} of {self.worker.max_receive_count}",
+        )
+        if claim is None:
+            logger.info(
+                "step already finished or job terminal; dropping message", extra={"job_id": message.job_id}
+            )
+            return "skipped"
+        began = time.perf_counter()
+
+        def complete(result: Any = None, error: str | None = None) -> StepCompletion:
+            completion = StepCompletion(
+                job_id=message.job_id,
+                step=step,
+                attempt=claim.attempt,
+                succeeded=error is None,
+                started_at=started_at,
+                finished_at=self.clock(),
+                duration_ms=round((time.perf_counter() - began) * 1000),
+                result_field=self.worker.result_field,
+                result=result,
+                error=error,
+            )
+            self.reconcile.report(completion)
+            return completion
+
+        try:
+            result = self.work(message)
+        except PermanentError as error:
+            complete(error=error.reason)
+            return "failed"
+        except Exception as error:
+            if delivery.receive_count >= self.worker.max_receive_count:
+                reason = f"gave up after {delivery.receive_count} attempts: {type(error).__name__}: {error}"
+                complete(error=reason)
+                raise GiveUp(reason) from error
+            raise
+        complete(result=result)
+        return "succeeded"

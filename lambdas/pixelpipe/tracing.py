@@ -1,0 +1,45 @@
+"""Everything the code knows about tracing, in one module, so moving from the X-Ray SDK to
+OpenTelemetry (the SDK reaches end of support on 2027-02-25) changes only this file.
+
+Powertools Tracer is active inside Lambda (and in the local stack, which plays Lambda) and a no-op
+elsewhere, e.g. in unit tests.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Tracer
+
+tracer = Tracer()
+
+_TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+def _header_fields() -> dict[str, str]:
+    header = os.environ.get(_TRACE_ENV, "")
+    return dict(part.split("=", 1) for part in header.split(";") if "=" in part)
+
+
+def current_trace_id() -> str | None:
+    """The X-Ray trace id of the running invocation (`1-xxxxxxxx-…`), if traced."""
+    return _header_fields().get("Root")
+
+
+def current_trace_header() -> str | None:
+    """A header to hand to the next hop (StartExecution's traceHeader) so it joins this trace."""
+    fields = _header_fields()
+    if "Root" not in fields:
+        return None
+    parts = [f"Root={fields['Root']}"]
+    if "Parent" in fields:
+        parts.append(f"Parent={fields['Parent']}")
+    parts.append(f"Sampled={fields.get('Sampled', '1')}")
+    return ";".join(parts)
+
+
+def annotate(job_id: str, step: str | None = None) -> None:
+    """Annotations are indexed by X-Ray: `annotation.jobId = "…"` finds a job's segments."""
+    tracer.put_annotation("jobId", job_id)
+    if step:
+        tracer.put_annotation("step", step)
