@@ -3,7 +3,6 @@ Lambda-like host process per function delivering events to the real handlers."""
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
@@ -43,14 +42,8 @@ class LocalStack:
         self.target: Target | None = None
 
     def start(self) -> Target:
-        # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT; set it before start.
-        os.environ["MOTO_PORT"] = str(self.port)
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns the output
-
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._server = self._start_emulator()
         requests.post(
             f"{self.endpoint}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}},
@@ -61,10 +54,32 @@ class LocalStack:
         clients = {name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")}
         self.target = provision(clients, self.endpoint)
         self.target.save(self.target_path)
-        self.logs.mkdir(parents=True, exist_ok=True)
         for function in self.functions:
             self.start_function(function)
         return self.target
+
+    def _start_emulator(self) -> subprocess.Popen:
+        """moto server in its own process, so every stack has its own state and its own GIL."""
+        log = (self.logs / "emulator.log").open("wb")
+        # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT: it must be this port.
+        env = {**os.environ, "MOTO_PORT": str(self.port)}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"the emulator exited: {(self.logs / 'emulator.log').read_text()[-2000:]}")
+            try:
+                requests.get(f"{self.endpoint}/moto-api/", timeout=1)
+                return server
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        server.kill()
+        raise RuntimeError(f"the emulator did not answer on {self.endpoint} within 30 s")
 
     def start_function(self, function: str) -> None:
         log = (self.logs / f"{function}.log").open("wb")
@@ -110,7 +125,11 @@ class LocalStack:
         for function in list(self._hosts):
             self.stop_function(function)
         if self._server is not None:
-            self._server.stop()
+            self._server.terminate()
+            try:
+                self._server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._server.kill()
             self._server = None
         if self.target_path.exists():
             self.target_path.unlink()

@@ -25,14 +25,18 @@ def _config_candidates() -> list[Path]:
     return [Path(explicit)] if explicit else [here / CONFIG_FILE_NAME, here.parent.parent / CONFIG_FILE_NAME]
 
 
-@cache
 def pipeline_config() -> dict[str, Any]:
     """The parsed `pipeline.json`; fails fast naming every place it looked."""
     candidates = _config_candidates()
     for path in candidates:
         if path.is_file():
-            return json.loads(path.read_text())
+            return _load(path)
     raise RuntimeError(f"pipeline config not found; looked in: {', '.join(map(str, candidates))}")
+
+
+@cache
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
 
 
 @dataclass(frozen=True)
