@@ -7,7 +7,10 @@ It polls the function's event source the way AWS does and calls the *same* handl
   queue's redrive policy moving a message to its DLQ after maxReceiveCount receives;
 - sweeper: an invocation every `sweep_interval_seconds`, as EventBridge Scheduler would.
 
-One process per function keeps invocations apart, as Lambda execution environments are.
+One process per function keeps invocations apart, as Lambda execution environments are. Like the
+Lambda service it also writes each invocation's function segment to X-Ray (the handler's own
+subsegments come from the X-Ray SDK via the local daemon), carries each SQS message's trace
+(AWSTraceHeader) into the invocation, and writes the queue-wait segment SQS writes on AWS.
 
     python -m pixelpipe_cli.lambda_host --function resize-worker
 """
@@ -25,8 +28,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_xray_sdk import global_sdk_config
+
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
+from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
 
 LABEL_BACKEND_LOCAL = "onnx"
 
@@ -93,17 +99,62 @@ class FunctionHost:
         os.environ.update(function_environment(target, function))
         module_name, _, attribute = self.spec["handler"].rpartition(".")
         self.handler = getattr(importlib.import_module(module_name), attribute)
+        global_sdk_config.set_sdk_enabled(False)  # traced only inside invocations
         self.sqs = target.client("sqs")
+        self.dynamodb = target.client("dynamodb")
+        address = os.environ.get("AWS_XRAY_DAEMON_ADDRESS")
+        self.daemon = daemon_address(address) if address and os.environ.get("LAMBDA_TASK_ROOT") else None
         self.running = True
 
-    def invoke(self, event: dict[str, Any]) -> Any:
+    def invoke(self, event: dict[str, Any], trace_id: str | None = None) -> Any:
         context = LambdaContext(
             function_name=self.function,
             memory_limit_in_mb=self.spec["memory_mb"],
             timeout_seconds=self.spec["timeout_seconds"],
             invoked_function_arn=f"arn:aws:lambda:{self.target.region}:{self.target.account_id}:function:{self.function}",
         )
-        return self.handler(event, context)
+        if self.daemon is None:
+            return self.handler(event, context)
+        trace_id, segment_id = trace_id or new_trace_id(), new_segment_id()
+        # The X-Ray SDK reads this at every call and hangs its subsegments under `Parent`.
+        os.environ["_X_AMZN_TRACE_ID"] = f"Root={trace_id};Parent={segment_id};Sampled=1"
+        started, failed = time.time(), False
+        global_sdk_config.set_sdk_enabled(True)
+        try:
+            return self.handler(event, context)
+        except Exception:
+            failed = True
+            raise
+        finally:
+            # The host's own polling and deleting is the Lambda service's work, not the function's.
+            global_sdk_config.set_sdk_enabled(False)
+            send_segment(
+                self.daemon,
+                {
+                    "id": segment_id,
+                    "trace_id": trace_id,
+                    "name": self.function,
+                    "origin": "AWS::Lambda::Function",
+                    "start_time": started,
+                    "end_time": time.time(),
+                    "aws": {
+                        "function_arn": context.invoked_function_arn,
+                        "request_id": context.aws_request_id,
+                    },
+                    **({"fault": True} if failed else {}),
+                },
+            )
+
+    def trace_of(self, message: dict[str, Any]) -> str:
+        """The job's trace, which SNS and SQS carry as AWSTraceHeader on AWS; moto does not, so look it up."""
+        try:
+            job_id = json.loads(message["Body"])["job_id"]
+            item = self.dynamodb.get_item(
+                TableName=self.target.jobs_table, Key={"jobId": {"S": job_id}}, ProjectionExpression="traceId"
+            ).get("Item", {})
+            return item["traceId"]["S"]
+        except (KeyError, ValueError, TypeError):
+            return new_trace_id()
 
     def serve(self) -> None:
         step = next((s for s, w in workers().items() if w.function == self.function), None)
@@ -139,19 +190,55 @@ class FunctionHost:
             batch = self._gather(queue["url"], worker.batch_size, worker.batching_window_seconds)
             if not batch:
                 continue
-            event = {"Records": [sqs_record(message, queue["arn"], self.target.region) for message in batch]}
+            self._deliver(batch, queue)
+
+    def _deliver(self, batch: list[dict[str, Any]], queue: dict[str, str]) -> None:
+        """Invoke once per trace in the batch, then delete what succeeded.
+
+        Lambda invokes once per batch and links the invocation to each message's trace; splitting by
+        trace locally keeps every job's worker hop inside the job's own trace, which moto's X-Ray
+        (no trace links, no filter expressions) can show.
+        """
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for message in batch:
+            trace_id = self.trace_of(message) if self.daemon else ""
+            by_trace.setdefault(trace_id, []).append(message)
+            if self.daemon:
+                message.setdefault("Attributes", {})["AWSTraceHeader"] = f"Root={trace_id};Sampled=1"
+                self._queue_segment(message, queue["arn"], trace_id)
+        for trace_id, messages in by_trace.items():
+            event = {
+                "Records": [sqs_record(message, queue["arn"], self.target.region) for message in messages]
+            }
             try:
-                response = self.invoke(event) or {}
+                response = self.invoke(event, trace_id or None) or {}
             except Exception as error:  # a failed invocation returns the whole batch to the queue
                 print(f"{self.function} invocation failed: {error!r}", file=sys.stderr, flush=True)
                 continue
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-            done = [m for m in batch if m["MessageId"] not in failed]
+            done = [m for m in messages if m["MessageId"] not in failed]
             if done:
                 self.sqs.delete_message_batch(
                     QueueUrl=queue["url"],
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                 )
+
+    def _queue_segment(self, message: dict[str, Any], queue_arn: str, trace_id: str) -> None:
+        """The time the message waited in the queue, as the SQS segment of the trace."""
+        sent = int(message["Attributes"].get("SentTimestamp", time.time() * 1000)) / 1000
+        send_segment(
+            self.daemon,
+            {
+                "id": new_segment_id(),
+                "trace_id": trace_id,
+                "name": queue_arn.rsplit(":", 1)[-1],
+                "origin": "AWS::SQS::Queue",
+                "start_time": sent,
+                "end_time": time.time(),
+                "aws": {"queue_url": queue_arn, "message_id": message["MessageId"]},
+                "annotations": {"receiveCount": int(message["Attributes"].get("ApproximateReceiveCount", 1))},
+            },
+        )
 
     def _gather(self, url: str, batch_size: int, window_seconds: float) -> list[dict[str, Any]]:
         """Up to `batch_size` messages: the first wait is a long poll, then fill until the window closes."""

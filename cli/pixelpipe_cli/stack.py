@@ -12,9 +12,11 @@ from pathlib import Path
 
 import requests
 
+from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import pipeline_config, workers
-from pixelpipe_cli.provision import provision
+from pixelpipe_cli.provision import REPO_ROOT, provision
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
+from pixelpipe_cli.xray_local import ExecutionTracer, XRayDaemon
 
 DEFAULT_PORT = 5055
 
@@ -39,6 +41,8 @@ class LocalStack:
         self.logs = home / "logs"
         self._server = None
         self._hosts: dict[str, subprocess.Popen] = {}
+        self._daemon: XRayDaemon | None = None
+        self._execution_tracer: ExecutionTracer | None = None
         self.target: Target | None = None
 
     def start(self) -> Target:
@@ -54,9 +58,23 @@ class LocalStack:
         clients = {name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")}
         self.target = provision(clients, self.endpoint)
         self.target.save(self.target_path)
+        self._start_tracing()
         for function in self.functions:
             self.start_function(function)
         return self.target
+
+    def _start_tracing(self) -> None:
+        assert self.target is not None
+        self._daemon = XRayDaemon(self.target.client("xray"))
+        self._daemon.start()
+        jobs = JobsTable(self.target.client("dynamodb"), self.target.jobs_table, self.target.status_index)
+        self._execution_tracer = ExecutionTracer(
+            self.target.client("stepfunctions"),
+            self.target.client("xray"),
+            jobs,
+            self.target.state_machine_arn,
+        )
+        self._execution_tracer.start()
 
     def _start_emulator(self) -> subprocess.Popen:
         """moto server in its own process, so every stack has its own state and its own GIL."""
@@ -89,6 +107,9 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
             "PYTHONUNBUFFERED": "1",
+            # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
+            "LAMBDA_TASK_ROOT": str(REPO_ROOT / "lambdas"),
+            "AWS_XRAY_DAEMON_ADDRESS": self._daemon.address,
         }
         self._hosts[function] = subprocess.Popen(
             [sys.executable, "-m", "pixelpipe_cli.lambda_host", "--function", function],
@@ -124,6 +145,10 @@ class LocalStack:
     def stop(self) -> None:
         for function in list(self._hosts):
             self.stop_function(function)
+        for worker in (self._execution_tracer, self._daemon):
+            if worker is not None:
+                worker.stop()
+        self._execution_tracer = self._daemon = None
         if self._server is not None:
             self._server.terminate()
             try:

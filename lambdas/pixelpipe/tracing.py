@@ -8,6 +8,8 @@ elsewhere, e.g. in unit tests.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aws_lambda_powertools import Tracer
 
@@ -43,3 +45,19 @@ def annotate(job_id: str, step: str | None = None) -> None:
     tracer.put_annotation("jobId", job_id)
     if step:
         tracer.put_annotation("step", step)
+
+
+@contextmanager
+def job_subsegment(name: str, job_id: str, step: str | None = None) -> Iterator[None]:
+    """A subsegment for one job's share of an invocation (a batch can hold several jobs)."""
+    with tracer.provider.in_subsegment(name) as subsegment:
+        subsegment.put_annotation("jobId", job_id)
+        if step:
+            subsegment.put_annotation("step", step)
+        yield
+
+
+@contextmanager
+def subsegment(name: str) -> Iterator[None]:
+    with tracer.provider.in_subsegment(name):
+        yield

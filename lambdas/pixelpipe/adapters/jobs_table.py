@@ -8,7 +8,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pixelpipe.adapters.dynamo_types import from_item, to_item, to_typed
-from pixelpipe.logic.jobs import PENDING, STEP_PENDING, STEP_RUNNING, history_entry
+from pixelpipe.logic.jobs import (
+    COMPLETE,
+    FAILED,
+    PENDING,
+    STEP_FAILED,
+    STEP_PENDING,
+    STEP_RUNNING,
+    STEP_SUCCEEDED,
+    history_entry,
+)
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -89,7 +98,23 @@ class JobsTable:
     def reopen_steps(
         self, job_id: str, steps: list[str], at: str, detail: str, force: bool
     ) -> dict[str, Any]:
-        """An operator's retry: the job back to PENDING for `steps`, keeping attempts and history."""
+        """An operator's retry: the job back to PENDING for `steps`, keeping attempts and history.
+
+        Only a FAILED job (or, with `force`, a COMPLETE one) is reopened; each reopened step goes back to
+        PENDING and leaves the succeeded/failed counts, so the next completions finish the job again.
+        Raises LookupError (no such job), ValueError (a step the job doesn't have, or no steps) and
+        ClientError ConditionalCheckFailedException when the job is in another status or changed
+        between the read and the write.
+        """
+        steps = list(dict.fromkeys(steps))  # a step named twice would be two overlapping paths
+        if not steps:
+            raise ValueError("no steps to reopen")
+        job = self.get(job_id)
+        if job is None:
+            raise LookupError(f"no job {job_id}")
+        unknown = [s for s in steps if s not in job.get("steps", {})]
+        if unknown:
+            raise ValueError(f"job {job_id} has no step {', '.join(unknown)}")
         names = {"#status": "status"}
         sets = ["#status = :pending", "updatedAt = :at", "history = list_append(history, :h)"]
         values: dict[str, Any] = {
@@ -97,28 +122,33 @@ class JobsTable:
             ":step_pending": {"S": STEP_PENDING},
             ":at": {"S": at},
             ":h": to_typed([history_entry(at, "operator", "retry", detail)]),
-            ":failed": {"S": "FAILED"},
+            ":failed": {"S": FAILED},
+            ":seen": {"S": job["updatedAt"]},
         }
         for index, step in enumerate(steps):
             names[f"#s{index}"] = step
             sets.append(f"steps.#s{index}.#status = :step_pending")
-        job = self.get(job_id)
-        if job is None:
-            raise LookupError(f"no job {job_id}")
-        failed_again = sum(1 for s in steps if job["steps"].get(s, {}).get("status") == "FAILED")
-        succeeded_again = sum(1 for s in steps if job["steps"].get(s, {}).get("status") == "SUCCEEDED")
-        values[":failed_n"] = {"N": str(failed_again)}
-        values[":succeeded_n"] = {"N": str(succeeded_again)}
-        sets += ["failedCount = failedCount - :failed_n", "succeededCount = succeededCount - :succeeded_n"]
-        condition = "#status IN (:failed, :complete)" if force else "#status = :failed"
-        values[":complete"] = {"S": "COMPLETE"}
+        # A reopened step no longer counts: its next completion adds to the counts again.
+        failed_again = sum(1 for s in steps if job["steps"][s].get("status") == STEP_FAILED)
+        succeeded_again = sum(1 for s in steps if job["steps"][s].get("status") == STEP_SUCCEEDED)
+        if failed_again:
+            values[":failed_n"] = {"N": str(failed_again)}
+            sets.append("failedCount = failedCount - :failed_n")
+        if succeeded_again:
+            values[":succeeded_n"] = {"N": str(succeeded_again)}
+            sets.append("succeededCount = succeededCount - :succeeded_n")
+        condition = "#status = :failed"
+        if force:
+            # DynamoDB rejects a value the expressions don't use: only name COMPLETE when it is allowed.
+            condition = "#status IN (:failed, :complete)"
+            values[":complete"] = {"S": COMPLETE}
         response = self._client.update_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}},
             UpdateExpression="SET " + ", ".join(sets) + " REMOVE failureReason, completedAt",
             ConditionExpression=condition + " AND updatedAt = :seen",
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, ":seen": {"S": job["updatedAt"]}},
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
         return from_item(response["Attributes"])

@@ -19,7 +19,7 @@ from pixelpipe.adapters.reconciler import Reconciler, completion_input
 from pixelpipe.config import Resources, pipeline_config, workers
 from pixelpipe.logic.jobs import JobMessage, StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
-from pixelpipe.tracing import annotate, current_trace_header, tracer
+from pixelpipe.tracing import current_trace_header, job_subsegment, subsegment, tracer
 
 logger = Logger()
 
@@ -30,11 +30,11 @@ class ReconcileReporter:
     def __init__(self, reconciler: Reconciler) -> None:
         self._reconciler = reconciler
 
-    @tracer.capture_method
     def report(self, completion: StepCompletion) -> None:
-        arn = self._reconciler.start(
-            completion.execution_name(), completion_input(completion), current_trace_header()
-        )
+        with subsegment("## start reconcile"):
+            arn = self._reconciler.start(
+                completion.execution_name(), completion_input(completion), current_trace_header()
+            )
         logger.info("reconcile started", job_id=completion.job_id, outcome=completion.outcome, execution=arn)
 
 
@@ -56,25 +56,21 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
     config = pipeline_config()
     sqs = boto3.client("sqs")
 
-    @tracer.capture_method(capture_response=False)
-    def do_step(message: JobMessage) -> Any:
-        return work(message)
-
     runner = StepRunner(
         worker=worker,
         jobs=JobsTable(boto3.client("dynamodb"), resources.table, config["table"]["status_index"]),
         reconcile=ReconcileReporter(Reconciler(boto3.client("stepfunctions"), resources.state_machine_arn)),
-        work=do_step,
+        work=work,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def handle_record(record: SQSRecord) -> str:
         message = JobMessage.from_json(record.body)
         receive_count = int(record.attributes.approximate_receive_count)
-        annotate(message.job_id, step)
         logger.append_keys(job_id=message.job_id, step=step, receive_count=receive_count)
         try:
-            return runner.handle(Delivery(message, receive_count))
+            with job_subsegment(f"## {step} job", message.job_id, step):
+                return runner.handle(Delivery(message, receive_count))
         except GiveUp:
             # Visible again at once, so the next receive moves it to the DLQ.
             _set_visibility(record, 0)
