@@ -1,0 +1,89 @@
+"""`pixelpipe trace` and `pixelpipe slow`: traced debugging of slow jobs, locally or on AWS."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pixelpipe_cli import render
+from pixelpipe_cli.jobs_client import JobsClient
+from pixelpipe_cli.target import current_target
+from pixelpipe_cli.traces import job_trace, slow_jobs
+
+_BAR_WIDTH = 40
+
+
+def waterfall(trace: dict[str, Any]) -> Table:
+    table = Table(title=f"Trace of job {trace['jobId']} — {trace['totalMs']:.0f} ms end to end")
+    for column, justify in (
+        ("hop", "left"),
+        ("kind", "left"),
+        ("offset ms", "right"),
+        ("ms", "right"),
+        ("", "left"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=column != "hop")
+    total = trace["totalMs"] or 1.0
+    for span in trace["spans"]:
+        left = int(span["offsetMs"] / total * _BAR_WIDTH)
+        width = max(1, int(span["durationMs"] / total * _BAR_WIDTH))
+        colour = "cyan" if span["depth"] == 0 else "magenta"
+        table.add_row(
+            "  " * span["depth"] + span["name"],
+            span["kind"],
+            f"{span['offsetMs']:.1f}",
+            f"{span['durationMs']:.1f}",
+            " " * left + f"[{colour}]" + "█" * width + "[/]",
+        )
+    return table
+
+
+def trace(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a job's hops as a waterfall: dispatch, queues, workers, model calls, reconcile runs."""
+    client = JobsClient(current_target())
+    job = client.get(job_id)
+    if job is None:
+        raise typer.BadParameter(f"no job {job_id}")
+    result = job_trace(client.target, job)
+    if as_json:
+        render.print_json(result)
+        return
+    if not result["spans"]:
+        render.console.print(f"no trace recorded for job {job_id} (traceId: {job.get('traceId')})")
+        raise typer.Exit(1)
+    render.console.print(waterfall(result))
+    for url in result["consoleUrls"]:
+        render.console.print(f"X-Ray console: {url}")
+
+
+def slow(
+    top: Annotated[int, typer.Option(help="How many jobs.")] = 5,
+    since: Annotated[str | None, typer.Option(help="Only jobs created at or after this ISO time.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The slowest finished jobs and the slowest hop of each."""
+    rows = slow_jobs(JobsClient(current_target()), top, since)
+    if as_json:
+        render.print_json(rows)
+        return
+    table = Table(title=f"Slowest {len(rows)} jobs")
+    for column in ("job", "file", "status", "total ms", "slowest hop", "hop ms"):
+        table.add_column(column)
+    for row in rows:
+        hop = row["slowestHop"] or {"name": "—", "durationMs": 0}
+        table.add_row(
+            row["jobId"][:8],
+            row["key"].split("/", 1)[-1],
+            render.status_text(row["status"]),
+            f"{row['durationMs']:.0f}",
+            hop["name"],
+            f"{hop['durationMs']:.0f}",
+        )
+    render.console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(trace)
+    app.command()(slow)
