@@ -17,9 +17,15 @@ ACCOUNT_ID = "123456789012"
 
 
 def state_machine_definition(table_name: str) -> str:
-    """The ASL with Terraform's templatefile variables filled in."""
-    path = REPO_ROOT / pipeline_config()["state_machine"]["definition"]
-    return path.read_text().replace("${jobs_table}", table_name)
+    """The ASL with the variables Terraform's templatefile() fills in, filled in the same way."""
+    config = pipeline_config()
+    variables = {"jobs_table": table_name, "metrics_namespace": config["metrics"]["namespace"]}
+    text = (REPO_ROOT / config["state_machine"]["definition"]).read_text()
+    for name, value in variables.items():
+        text = text.replace("${" + name + "}", value)
+    if "${" in text:
+        raise ValueError("the state machine definition uses a template variable provision does not fill in")
+    return text
 
 
 def filter_policy(step: str) -> str:

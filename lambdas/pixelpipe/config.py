@@ -113,7 +113,7 @@ def lambda_environment(resources: Resources, function: str, label_backend: str) 
         ENV_UPLOAD_BUCKET: resources.upload_bucket,
         ENV_THUMBNAIL_BUCKET: resources.thumbnail_bucket,
         "POWERTOOLS_SERVICE_NAME": function,
-        "POWERTOOLS_METRICS_NAMESPACE": "PixelPipe",
+        "POWERTOOLS_METRICS_NAMESPACE": pipeline_config()["metrics"]["namespace"],
     }
     for step, worker in workers().items():
         if worker.function == function:

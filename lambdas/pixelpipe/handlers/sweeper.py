@@ -13,6 +13,7 @@ from pixelpipe.adapters.reconciler import Reconciler, deadline_input
 from pixelpipe.config import Resources, pipeline_config
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.deadlines import Sweeper
+from pixelpipe.metrics import metrics, record_timeouts
 from pixelpipe.tracing import current_trace_header, tracer
 
 logger = Logger()
@@ -43,7 +44,9 @@ _sweeper = Sweeper(
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = _sweeper.sweep(now_iso())
     logger.info("sweep finished", overdue=len(failed))
+    record_timeouts(len(failed))
     return {"timedOut": failed}

@@ -19,6 +19,7 @@ from pixelpipe.adapters.reconciler import Reconciler, completion_input
 from pixelpipe.config import Resources, pipeline_config, workers
 from pixelpipe.logic.jobs import JobMessage, StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
+from pixelpipe.metrics import metrics, record_retry, record_step
 from pixelpipe.tracing import current_trace_header, job_subsegment, subsegment, tracer
 
 logger = Logger()
@@ -36,6 +37,7 @@ class ReconcileReporter:
                 completion.execution_name(), completion_input(completion), current_trace_header()
             )
         logger.info("reconcile started", job_id=completion.job_id, outcome=completion.outcome, execution=arn)
+        record_step(completion)
 
 
 def backoff_seconds(receive_count: int, base: int, ceiling: int) -> int:
@@ -80,6 +82,7 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
                 receive_count, worker.retry_backoff_seconds, worker.visibility_timeout_seconds
             )
             logger.warning("transient failure; retrying", retry_in_seconds=delay, exc_info=True)
+            record_retry(step)
             _set_visibility(record, delay)
             raise
 
@@ -95,6 +98,7 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
+    @metrics.log_metrics
     def handler(event: dict, context: Any) -> dict:
         return process_partial_response(
             event=event, record_handler=handle_record, processor=processor, context=context
