@@ -32,7 +32,10 @@ def all_functions() -> list[str]:
 
 
 class LocalStack:
-    def __init__(self, home: Path, port: int | None = None, functions: list[str] | None = None) -> None:
+    def __init__(
+        self, home: Path, port: int | None = None, functions: list[str] | None = None, tracing: bool = True
+    ) -> None:
+        self.tracing = tracing
         self.home = home
         self.port = port or free_port()
         self.functions = functions if functions is not None else all_functions()
@@ -58,7 +61,8 @@ class LocalStack:
         clients = {name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")}
         self.target = provision(clients, self.endpoint)
         self.target.save(self.target_path)
-        self._start_tracing()
+        if self.tracing:
+            self._start_tracing()
         for function in self.functions:
             self.start_function(function)
         return self.target
@@ -82,7 +86,7 @@ class LocalStack:
         # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT: it must be this port.
         env = {**os.environ, "MOTO_PORT": str(self.port)}
         server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "pixelpipe_cli.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -107,10 +111,12 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
             "PYTHONUNBUFFERED": "1",
-            # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
-            "LAMBDA_TASK_ROOT": str(REPO_ROOT / "lambdas"),
-            "AWS_XRAY_DAEMON_ADDRESS": self._daemon.address,
         }
+        if self._daemon is not None:
+            # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
+            env.update(
+                LAMBDA_TASK_ROOT=str(REPO_ROOT / "lambdas"), AWS_XRAY_DAEMON_ADDRESS=self._daemon.address
+            )
         self._hosts[function] = subprocess.Popen(
             [sys.executable, "-m", "pixelpipe_cli.lambda_host", "--function", function],
             stdout=log,

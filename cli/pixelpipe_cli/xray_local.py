@@ -114,21 +114,28 @@ class ExecutionTracer:
             time.sleep(0.5)
 
     def trace_finished_executions(self) -> int:
+        """Newest first, page by page, stopping at a page with nothing new: the cost stays flat
+        however many executions the stack has run."""
         written = 0
-        pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=self._arn)
-        for execution in (e for page in pages for e in page["executions"]):
-            arn = execution["executionArn"]
-            if arn in self._seen or execution["status"] == "RUNNING":
-                continue
-            self._seen.add(arn)
-            described = self._sfn.describe_execution(executionArn=arn)
-            job = self._jobs.get(json.loads(described["input"]).get("jobId", ""))
-            if job and job.get("traceId"):
-                self._xray.put_trace_segments(
-                    TraceSegmentDocuments=[json.dumps(self._segment(described, job))]
-                )
-                written += 1
+        for page in self._sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self._arn, PaginationConfig={"PageSize": 50}
+        ):
+            fresh = [e for e in page["executions"] if e["executionArn"] not in self._seen]
+            if not fresh:
+                break
+            written += sum(self._trace(e) for e in fresh if e["status"] != "RUNNING")
         return written
+
+    def _trace(self, execution: dict[str, Any]) -> bool:
+        arn = execution["executionArn"]
+        self._seen.add(arn)
+        described = self._sfn.describe_execution(executionArn=arn)
+        job = self._jobs.get(json.loads(described["input"]).get("jobId", ""))
+        if not (job and job.get("traceId")):
+            return False
+        document = json.dumps(self._segment(described, job))
+        self._xray.put_trace_segments(TraceSegmentDocuments=[document])
+        return True
 
     def _segment(self, described: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         events = self._sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)[

@@ -132,7 +132,8 @@ class StepCompletion:
 
     def execution_name(self) -> str:
         """Deterministic, so a repeated start for the same attempt is recognisably the same execution."""
-        return f"{self.job_id}-{self.step}-{self.attempt}-{self.outcome[0]}"[:80]
+        suffix = f"-{self.attempt}-{self.outcome[0]}"  # kept whole: it is what tells attempts apart
+        return f"{self.job_id}-{self.step}"[: 80 - len(suffix)] + suffix
 
 
 def _summary(result: Any) -> str:
