@@ -5,16 +5,21 @@ from __future__ import annotations
 import signal
 import tempfile
 import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from botocore.exceptions import ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pixelpipe_cli import render
+from pixelpipe.logic.clock import format_iso
+from pixelpipe_cli import graph as state_graph
+from pixelpipe_cli import operations, render, trace_commands
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import DEFAULT_PORT, LocalStack
-from pixelpipe_cli.target import current_target, state_dir
+from pixelpipe_cli.target import Target, current_target, state_dir
 
 app = typer.Typer(
     help="Pixel-Pipe: thumbnails, AI labels and an auditable job record for every uploaded image."
@@ -103,6 +108,7 @@ def job(
             render.console.print(part)
         if history:
             render.console.print(render.history_table(record))
+            _print_executions(client.target, record)
     if download:
         for path in client.download_thumbnails(record, download):
             render.console.print(f"saved {path}") if not as_json else None
@@ -152,12 +158,167 @@ def demo(
         raise typer.Exit(1)
 
 
+def _print_executions(target: Target, record: dict) -> None:
+    """The state machine events of each reconcile execution that recorded a step of the job."""
+    arns = record.get("executions", [])
+    if not target.is_local:
+        if arns:
+            render.console.print(
+                "Reconcile is an Express workflow: on AWS its history is only in CloudWatch Logs. Console:"
+            )
+        for arn in arns:
+            render.console.print(state_graph.console_url(target.region, arn), soft_wrap=True)
+        return
+    stepfunctions = target.client("stepfunctions")
+    for arn in arns:
+        try:
+            render.console.print(render.execution_events_table(state_graph.fetch_trace(stepfunctions, arn)))
+        except ClientError as error:
+            render.console.print(f"[yellow]{arn}: history unavailable ({error})[/]")
+
+
+def _fail(error: Exception) -> typer.Exit:
+    render.error_console.print(f"[red]{error}[/]")
+    return typer.Exit(1)
+
+
+@app.command("graph")
+def graph_command(
+    job_id: Annotated[str | None, typer.Argument(help="Highlight this job's reconcile executions.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="The SVG file to write.")] = Path("reconcile.svg"),
+) -> None:
+    """Draw the reconcile state machine as an SVG; with JOB, the paths its executions took."""
+    machine = state_graph.parse_asl(state_graph.load_definition())
+    target, record = None, None
+    if job_id:
+        target = current_target()
+        record = JobsClient(target).get(job_id)
+        if record is None:
+            raise typer.BadParameter(f"no job {job_id}")
+    svg, messages = state_graph.job_graph_svg(target, record, machine)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(svg, encoding="utf-8")
+    for message in messages:
+        render.console.print(message, soft_wrap=True)
+    render.console.print(f"wrote {out}")
+
+
+def _since(value: str | None) -> str | None:
+    """An ISO 8601 time (date alone, offset or Z allowed) in the job record's format, UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}") from error
+    return format_iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+@app.command()
+def retry(
+    job_id: Annotated[str | None, typer.Argument(help="The job to retry.")] = None,
+    step: Annotated[
+        list[str] | None,
+        typer.Option("--step", help="Re-run this step (repeatable); default: the failed ones."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Also re-run a COMPLETE job.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Retry every FAILED job.")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="With --failed: only jobs created at or after this ISO time.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="With --failed: at most this many jobs.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the retried job ids as JSON.")] = False,
+) -> None:
+    """Re-run a job's failed steps (or --step ones): one message, only to those steps' workers."""
+    if failed == (job_id is not None):
+        raise typer.BadParameter("give either a JOB or --failed")
+    if failed and (step or force):
+        raise typer.BadParameter("--step and --force apply to one JOB, not to --failed")
+    target = current_target()
+    if job_id is not None:
+        try:
+            result = operations.retry_job(target, job_id, step, force)
+        except operations.OperationError as error:
+            raise _fail(error) from None
+        if as_json:
+            render.print_json([result.job_id])
+        else:
+            render.console.print(
+                f"{result.job_id}: re-running {', '.join(result.steps)} (was {result.previous_status}); "
+                f"SNS message {result.message_id}"
+            )
+        return
+    columns = (TextColumn("retrying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=render.error_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("retry", total=None)
+        outcome = operations.retry_failed(
+            target,
+            _since(since),
+            limit,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        render.print_json([r.job_id for r in outcome.retried])
+        return
+    for result in outcome.retried:
+        render.console.print(f"{result.job_id}: re-running {', '.join(result.steps)}")
+    for skipped_id, reason in outcome.skipped.items():
+        render.console.print(f"[yellow]{skipped_id}: skipped: {reason}[/]")
+    render.console.print(f"{len(outcome.retried)} retried, {len(outcome.skipped)} skipped")
+
+
+dlq_app = typer.Typer(help="The workers' dead-letter queues: look at them, send their messages back.")
+app.add_typer(dlq_app, name="dlq")
+QueueOption = Annotated[
+    str | None, typer.Option("--queue", help="One worker's DLQ: its step (resize, analysis) or queue name.")
+]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: QueueOption = None,
+    sample: Annotated[int, typer.Option(help="Peek at up to this many messages per DLQ (max 10).")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Messages per worker DLQ, with a sample (job id, receive count); nothing is consumed."""
+    try:
+        summaries = operations.dlq_list(current_target(), queue, sample)
+    except operations.OperationError as error:
+        raise _fail(error) from None
+    if as_json:
+        render.print_json([{**asdict(s), "approximate": s.approximate} for s in summaries])
+    else:
+        render.console.print(render.dlq_table(summaries))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(queue: QueueOption = None, as_json: JsonFlag = False) -> None:
+    """Reopen the dead messages' steps on their FAILED jobs and move the messages back to the queue."""
+    target = current_target()
+    try:
+        reports = operations.dlq_redrive(target, queue)
+    except operations.OperationError as error:
+        raise _fail(error) from None
+    if as_json:
+        render.print_json([asdict(r) for r in reports])
+    else:
+        render.console.print(render.redrive_table(reports))
+        if not target.is_local and any(r.task_handle for r in reports):
+            render.console.print(
+                "Move tasks run asynchronously; `aws sqs list-message-move-tasks` shows them."
+            )
+    if any(r.not_moved for r in reports):
+        raise typer.Exit(1)
+
+
 def _print_records(records: list[dict], as_json: bool) -> None:
     if as_json:
         render.print_json(records)
     else:
         render.console.print(render.jobs_table(records))
 
+
+trace_commands.register(app)
 
 if __name__ == "__main__":
     app()

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+error_console = Console(stderr=True)  # refusals and progress bars, so stdout stays clean
 
 _STATUS_STYLE = {"COMPLETE": "green", "FAILED": "red", "PENDING": "yellow"}
 
@@ -93,4 +94,50 @@ def history_table(job: dict[str, Any]) -> Table:
         table.add_column(column, overflow="fold")
     for entry in job.get("history", []):
         table.add_row(entry["at"], entry["step"], entry["event"], entry.get("detail", ""))
+    return table
+
+
+def execution_events_table(trace: Any) -> Table:
+    """One reconcile execution's events (a graph.ExecutionTrace): offset, event type, state."""
+    table = Table(title=f"Execution {trace.name} — {trace.step} {trace.outcome}, {trace.status}")
+    table.add_column("+ms", justify="right")
+    table.add_column("event")
+    table.add_column("state", overflow="fold")
+    for event in trace.events:
+        table.add_row(str(event.offset_ms), event.type, event.state)
+    return table
+
+
+def dlq_table(summaries: list[Any]) -> Table:
+    """Per worker DLQ (operations.DlqSummary): counts, then a sample of its messages."""
+    table = Table(title="Dead-letter queues")
+    for column in ("step", "dlq", "messages", "in flight", "sample: job (receive count)"):
+        table.add_column(column, overflow="fold")
+    for summary in summaries:
+        sample = "\n".join(f"{d.job_id} ({d.receive_count})" for d in summary.samples)
+        table.add_row(
+            summary.step,
+            summary.dlq,
+            f"[red]{summary.visible}[/]" if summary.visible else "0",
+            str(summary.in_flight),
+            sample or "—",
+        )
+    return table
+
+
+def redrive_table(reports: list[Any]) -> Table:
+    """What a DLQ redrive did per worker (operations.RedriveReport)."""
+    table = Table(title="DLQ redrive")
+    for column in ("step", "found", "moved", "not moved", "jobs reopened", "how"):
+        table.add_column(column, overflow="fold")
+    for report in reports:
+        how = report.mode + (f" {report.task_handle}" if report.task_handle else "")
+        table.add_row(
+            report.step,
+            str(report.found),
+            str(report.moved),
+            f"[red]{report.not_moved}[/]" if report.not_moved else "0",
+            "\n".join(report.reopened) or "—",
+            how,
+        )
     return table

@@ -1,0 +1,397 @@
+"""Operator actions on a running pipeline (local or AWS): retry jobs, inspect and redrive dead letters.
+
+A retry reopens only the steps to run again (the job back to PENDING, attempts and history kept) and
+publishes ONE message whose `steps` attribute names just those steps, so only their workers receive it.
+A DLQ redrive reopens each dead message's step on its FAILED job first (a worker's claim needs the job
+PENDING and the step PENDING/RUNNING), then moves the messages back to the worker's queue: on AWS with
+StartMessageMoveTask, locally (moto lacks it) by send-then-delete, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pixelpipe.adapters.jobs_table import JobsTable
+from pixelpipe.adapters.topic import JobsTopic
+from pixelpipe.config import workers
+from pixelpipe.logic.clock import now_iso
+from pixelpipe.logic.jobs import COMPLETE, FAILED, PENDING, STEP_FAILED, STEP_SUCCEEDED, JobMessage
+from pixelpipe_cli.target import Target
+
+
+class OperationError(Exception):
+    """A refusal or failure to show the operator as one clear line (the CLI exits 1)."""
+
+
+def _jobs(target: Target) -> JobsTable:
+    return JobsTable(target.client("dynamodb"), target.jobs_table, target.status_index)
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+# ----------------------------------------------------------------------------------------------- retry
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    job_id: str
+    steps: list[str]
+    message_id: str
+    previous_status: str
+
+
+def rejected_at_intake(job: dict[str, Any]) -> bool:
+    """Failed by dispatch before any worker saw it (empty, too large): running the steps can't help."""
+    return any(e.get("step") == "dispatch" and e.get("event") == FAILED for e in job.get("history", []))
+
+
+def steps_to_retry(job: dict[str, Any], steps: list[str] | None = None, force: bool = False) -> list[str]:
+    """Which steps a retry runs again; raises OperationError when the job must not be retried.
+
+    By default: the FAILED steps of a FAILED job (a step still RUNNING is left to finish), or every
+    unfinished step when none failed (a missed deadline); with `force` on a COMPLETE job, every step.
+    `steps` names them explicitly (each must be one of the job's).
+    """
+    job_id, status = job["jobId"], job.get("status")
+    if status == PENDING:
+        raise OperationError(f"job {job_id} is PENDING: it is still running; retry it once it has finished")
+    if status == COMPLETE and not force:
+        raise OperationError(f"job {job_id} is COMPLETE; use --force to run its steps again")
+    if status not in (FAILED, COMPLETE):
+        raise OperationError(
+            f"job {job_id} has status {status!r}; only FAILED (or COMPLETE) jobs are retried"
+        )
+    if rejected_at_intake(job):
+        raise OperationError(
+            f"job {job_id} was rejected at intake ({job.get('failureReason')}); upload a fixed file instead"
+        )
+    known = list(job.get("steps", {}))
+    if steps:
+        unknown = [s for s in steps if s not in known]
+        if unknown:
+            raise OperationError(
+                f"job {job_id} has no step {', '.join(unknown)} (its steps: {', '.join(known)})"
+            )
+        return list(dict.fromkeys(steps))
+    if status == COMPLETE:
+        return known
+    # The FAILED steps; when none failed (the deadline sweeper failed the job), every unfinished one.
+    chosen = [name for name, step in job["steps"].items() if step.get("status") == STEP_FAILED]
+    chosen = chosen or [name for name, step in job["steps"].items() if step.get("status") != STEP_SUCCEEDED]
+    if not chosen:
+        raise OperationError(f"job {job_id} has no failed step; name one with --step")
+    return chosen
+
+
+def retry_job(
+    target: Target,
+    job_id: str,
+    steps: list[str] | None = None,
+    force: bool = False,
+    jobs: JobsTable | None = None,
+    topic: JobsTopic | None = None,
+) -> RetryResult:
+    """Reopen the steps to re-run and publish one message naming only them."""
+    jobs = jobs or _jobs(target)
+    job = jobs.get(job_id)
+    if job is None:
+        raise OperationError(f"no job {job_id}")
+    chosen = steps_to_retry(job, steps, force)
+    detail = f"re-run {', '.join(chosen)}" + (" (forced)" if force and job["status"] == COMPLETE else "")
+    try:
+        jobs.reopen_steps(job_id, chosen, now_iso(), detail, force)
+    except ClientError as error:
+        if _is_conditional_failure(error):
+            raise OperationError(
+                f"job {job_id} changed while it was being retried; look at it and try again"
+            ) from error
+        raise
+    source = job["source"]
+    message = JobMessage(job_id, source["bucket"], source["key"], source.get("versionId"), chosen)
+    topic = topic or JobsTopic(target.client("sns"), target.topic_arn)
+    try:
+        message_id = topic.publish(message)
+    except Exception as error:
+        raise OperationError(
+            f"job {job_id} was reopened but its message could not be published ({error}); the deadline "
+            "sweeper will fail it, then it can be retried again"
+        ) from error
+    return RetryResult(job_id, chosen, message_id, job["status"])
+
+
+def failed_jobs(target: Target, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """FAILED jobs created at or after `since` (ISO 8601), newest first."""
+    jobs = _jobs(target).by_status(FAILED, limit=limit)
+    return [job for job in jobs if since is None or job["createdAt"] >= since]
+
+
+@dataclass
+class BulkRetry:
+    retried: list[RetryResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # job id -> why
+
+
+def retry_failed(
+    target: Target,
+    since: str | None = None,
+    limit: int = 1000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BulkRetry:
+    """Retry every FAILED job (since a time); a job that can't be retried is skipped with its reason."""
+    candidates = failed_jobs(target, since, limit)
+    jobs = _jobs(target)
+    topic = JobsTopic(target.client("sns"), target.topic_arn)
+    outcome = BulkRetry()
+    for done, job in enumerate(candidates, 1):
+        try:
+            outcome.retried.append(retry_job(target, job["jobId"], jobs=jobs, topic=topic))
+        except OperationError as error:
+            outcome.skipped[job["jobId"]] = str(error)
+        if on_progress:
+            on_progress(done, len(candidates))
+    return outcome
+
+
+# ------------------------------------------------------------------------------------------------- dlq
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    job_id: str
+    receive_count: int
+    sent_at: str
+
+
+@dataclass
+class DlqSummary:
+    step: str
+    dlq: str
+    visible: int
+    in_flight: int
+    samples: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def approximate(self) -> int:
+        return self.visible + self.in_flight
+
+
+def worker_steps(target: Target, queue: str | None = None) -> list[str]:
+    """The worker steps to act on: all, or the one named (by step, queue or DLQ name)."""
+    steps = [step for step in workers() if step in target.queues]
+    if queue is None:
+        return steps
+    for step in steps:
+        if queue in (step, workers()[step].queue, workers()[step].dlq):
+            return [step]
+    raise OperationError(f"no worker queue {queue!r}; choose one of: {', '.join(steps)}")
+
+
+def _dead_letter(message: dict[str, Any]) -> DeadLetter:
+    attributes = message.get("Attributes", {})
+    return DeadLetter(
+        message_id=message["MessageId"],
+        job_id=_job_id(message),
+        receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
+        sent_at=attributes.get("SentTimestamp", ""),
+    )
+
+
+def _job_id(message: dict[str, Any]) -> str:
+    try:
+        return JobMessage.from_json(message["Body"]).job_id or "?"
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return message.get("MessageAttributes", {}).get("jobId", {}).get("StringValue", "?")
+
+
+def dlq_list(target: Target, queue: str | None = None, sample: int = 10) -> list[DlqSummary]:
+    """Per worker DLQ: approximate counts and a sample peeked at with a zero visibility timeout."""
+    sqs = target.client("sqs")
+    summaries = []
+    for step in worker_steps(target, queue):
+        url = target.queues[step]["dlq_url"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        summary = DlqSummary(
+            step=step,
+            dlq=workers()[step].dlq,
+            visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        )
+        if sample and summary.visible:
+            # VisibilityTimeout=0: a peek, the messages stay where they are and visible.
+            peeked = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, sample),
+                VisibilityTimeout=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            summary.samples = list({m["MessageId"]: _dead_letter(m) for m in peeked}.values())
+        summaries.append(summary)
+    return summaries
+
+
+@dataclass
+class RedriveReport:
+    step: str
+    mode: str  # "moved" (local send-then-delete) or "move task" (AWS StartMessageMoveTask)
+    found: int = 0
+    moved: int = 0
+    not_moved: int = 0
+    reopened: list[str] = field(default_factory=list)
+    task_handle: str | None = None
+
+
+# How long a scanned DLQ message stays hidden while it is reopened and moved; longer than any redrive.
+_SCAN_VISIBILITY_SECONDS = 300
+
+
+def _scan(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message now in the queue, received and hidden for the scan (receipt handles valid)."""
+    seen: dict[str, dict[str, Any]] = {}
+    empty_in_a_row = 0
+    while empty_in_a_row < 2:  # short polling can miss messages: stop after two empty answers
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=_SCAN_VISIBILITY_SECONDS,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        empty_in_a_row = 0 if messages else empty_in_a_row + 1
+        for message in messages:
+            seen[message["MessageId"]] = message
+    return list(seen.values())
+
+
+def _reopen_for_redrive(jobs: JobsTable, by_job: dict[str, list[str]]) -> list[str]:
+    """Reopen, on each FAILED job, the steps whose dead messages are about to be redriven."""
+    reopened = []
+    for job_id, steps in by_job.items():
+        job = jobs.get(job_id)
+        if job is None or job.get("status") != FAILED or rejected_at_intake(job):
+            continue  # a finished or vanished job: the worker's claim will drop the message
+        again = [s for s in dict.fromkeys(steps) if job["steps"].get(s, {}).get("status") != STEP_SUCCEEDED]
+        if not again:
+            continue
+        try:
+            jobs.reopen_steps(job_id, again, now_iso(), f"DLQ redrive of {', '.join(again)}", force=False)
+            reopened.append(job_id)
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+    return reopened
+
+
+def _message_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {key: value[key] for key in ("DataType", "StringValue", "BinaryValue") if key in value}
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+
+
+def _move_back(sqs: Any, dlq_url: str, queue_url: str, messages: list[dict[str, Any]]) -> tuple[int, int]:
+    """Send each message to the source queue, then delete from the DLQ only what was sent."""
+    moved = failed = 0
+    for start in range(0, len(messages), 10):
+        batch = messages[start : start + 10]
+        sent = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "MessageBody": m["Body"], "MessageAttributes": _message_attributes(m)}
+                for i, m in enumerate(batch)
+            ],
+        )
+        ok = [batch[int(entry["Id"])] for entry in sent.get("Successful", [])]
+        failed += len(sent.get("Failed", []))
+        if ok:
+            deleted = sqs.delete_message_batch(
+                QueueUrl=dlq_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ok)],
+            )
+            # A copy already went back: a failed delete only means a duplicate, which the claim drops.
+            moved += len(ok) - len(deleted.get("Failed", []))
+    return moved, failed
+
+
+def _by_job(scanned: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    by_job: dict[str, list[str]] = {}
+    for step, messages in scanned.items():
+        for message in messages:
+            by_job.setdefault(_job_id(message), []).append(step)
+    return by_job
+
+
+_MAX_ROUNDS = 10  # a message that keeps failing comes back to the DLQ: never redrive in circles
+
+
+def dlq_redrive(
+    target: Target,
+    queue: str | None = None,
+    on_progress: Callable[[str, int], None] | None = None,
+) -> list[RedriveReport]:
+    """Reopen the dead messages' steps on their FAILED jobs, then move the messages back to their queues.
+
+    Every chosen DLQ is scanned before anything is reopened, so a job with dead messages in two DLQs
+    gets both steps reopened at once.
+    """
+    sqs = target.client("sqs")
+    jobs = _jobs(target)
+    steps = worker_steps(target, queue)
+    mode = "moved" if target.is_local else "move task"
+    reports = {step: RedriveReport(step, mode) for step in steps}
+    for _ in range(_MAX_ROUNDS if target.is_local else 1):
+        scanned = {step: _scan(sqs, target.queues[step]["dlq_url"]) for step in steps}
+        if not any(scanned.values()):
+            break
+        reopened = set(_reopen_for_redrive(jobs, _by_job(scanned)))
+        stuck = False
+        for step, messages in scanned.items():
+            report, queues = reports[step], target.queues[step]
+            report.found += len(messages)
+            report.reopened += sorted({_job_id(m) for m in messages} & reopened)
+            if not messages:
+                continue
+            if target.is_local:
+                moved, failed = _move_back(sqs, queues["dlq_url"], queues["url"], messages)
+                report.moved += moved
+                report.not_moved += failed
+                stuck = stuck or failed > 0
+            else:
+                _unhide(sqs, queues["dlq_url"], messages)
+                try:
+                    task = sqs.start_message_move_task(
+                        SourceArn=queues["dlq_arn"], DestinationArn=queues["arn"]
+                    )
+                except ClientError as error:
+                    raise OperationError(
+                        f"could not start the move task for {queues['dlq_arn']}: {error}"
+                    ) from error
+                report.task_handle = task.get("TaskHandle")
+                report.moved += len(messages)
+            if on_progress:
+                on_progress(step, report.moved)
+        if stuck:
+            break  # unsent messages stay hidden for the scan's visibility timeout: report, don't spin
+    return list(reports.values())
+
+
+def _unhide(sqs: Any, url: str, messages: Iterable[dict[str, Any]]) -> None:
+    """Make scanned messages visible again, so the move task takes them straight away."""
+    batch = [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+        for i, m in enumerate(messages)
+    ]
+    for start in range(0, len(batch), 10):
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=batch[start : start + 10])

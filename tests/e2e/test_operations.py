@@ -1,0 +1,188 @@
+"""Operating the running pipeline: retry a job, redrive a dead-letter queue, draw a job's reconcile paths."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from typer.testing import CliRunner
+
+from pixelpipe_cli import operations
+from pixelpipe_cli.jobs_client import JobsClient
+from pixelpipe_cli.main import app
+from pixelpipe_cli.stack import LocalStack
+from support.inputs import SAMPLES
+
+pytestmark = pytest.mark.e2e
+NS = {"svg": "http://www.w3.org/2000/svg"}
+T = TypeVar("T")
+
+
+def cli(stack: LocalStack, *args: str) -> object:
+    return CliRunner().invoke(app, list(args), env={"PIXELPIPE_TARGET": str(stack.target_path)})
+
+
+def resize_events(job: dict) -> list[str]:
+    return [entry["event"] for entry in job["history"] if entry["step"] == "resize"]
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 20, every: float = 0.2) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+def finished(client: JobsClient, job_id: str) -> dict:
+    """The job once it is terminal and no step is still running (late completions recorded)."""
+    job = wait_until(
+        lambda: (
+            (record := client.get(job_id))
+            and record["status"] in ("COMPLETE", "FAILED")
+            and all(s["status"] in ("SUCCEEDED", "FAILED") for s in record["steps"].values())
+            and record
+        )
+    )
+    assert job, f"job {job_id} did not finish: {client.get(job_id)}"
+    return job
+
+
+def impatient_resize(config: dict, tmp_path: Path, max_receive_count: int) -> None:
+    """Rewrite the test's pipeline.json (before anything reads it) with resize's receive limit."""
+    config["workers"]["resize"]["max_receive_count"] = max_receive_count
+    (tmp_path / "pipeline.json").write_text(json.dumps(config))
+
+
+def test_retry_after_a_transient_failure_completes_rerunning_only_the_failed_step(
+    impatient_config: dict, tmp_path: Path
+) -> None:
+    # GIVEN a stack whose resize gives up at the first transient error, and no thumbnails bucket
+    impatient_resize(impatient_config, tmp_path, max_receive_count=1)
+    with LocalStack(tmp_path / "stack") as stack:
+        client = JobsClient(stack.target)
+        client.s3.delete_bucket(Bucket=stack.target.thumbnail_bucket)
+        job_id = client.upload(SAMPLES / "cat.png")
+        failed = finished(client, job_id)
+        assert failed["status"] == "FAILED"
+        assert failed["steps"]["resize"] == {**failed["steps"]["resize"], "status": "FAILED", "attempts": 1}
+        assert failed["steps"]["analysis"]["status"] == "SUCCEEDED"
+        # WHEN the bucket is back and the operator retries the failed jobs created since this one
+        client.s3.create_bucket(Bucket=stack.target.thumbnail_bucket)
+        later = cli(stack, "retry", "--failed", "--since", "2999-01-01T00:00:00Z", "--json")
+        assert later.exit_code == 0 and json.loads(later.output) == []
+        result = cli(stack, "retry", "--failed", "--since", failed["createdAt"], "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == [job_id]
+        # THEN it ends COMPLETE, resize on its second attempt with both tries in the history
+        job = finished(client, job_id)
+        assert job["status"] == "COMPLETE", job.get("failureReason")
+        assert job["steps"]["resize"]["attempts"] == 2
+        assert resize_events(job).count("started") == 2
+        assert {"FAILED", "SUCCEEDED"} <= set(resize_events(job))
+        assert [e["event"] for e in job["history"] if e["step"] == "operator"] == ["retry"]
+        assert len(job["thumbnails"]) == 3 and "failureReason" not in job
+        # and analysis was not run again
+        assert job["steps"]["analysis"]["attempts"] == 1
+        assert [e["event"] for e in job["history"] if e["step"] == "analysis"].count("started") == 1
+
+
+def test_retry_refuses_a_complete_job_unless_forced_then_runs_it_again(
+    stack: LocalStack, client: JobsClient
+) -> None:
+    # GIVEN a COMPLETE job
+    job_id = client.upload(SAMPLES / "coffee.png", key_name="retry-forced.png")
+    assert finished(client, job_id)["status"] == "COMPLETE"
+    # WHEN it is retried without --force
+    refused = cli(stack, "retry", job_id)
+    # THEN the retry is refused with a clear message and nothing changes
+    assert refused.exit_code == 1
+    assert "COMPLETE" in refused.output and "--force" in refused.output
+    assert client.get(job_id)["steps"]["resize"]["attempts"] == 1
+    # WHEN it is forced
+    forced = cli(stack, "retry", job_id, "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.output) == [job_id]
+    # THEN every step runs again and the job is COMPLETE once more
+    job = wait_until(lambda: (r := client.get(job_id)) and r["status"] == "COMPLETE" and r)
+    assert job and {s["attempts"] for s in job["steps"].values()} == {2}
+    assert [e["event"] for e in job["history"]].count("COMPLETE") == 2
+    assert job["labels"][0]["name"] == "espresso"
+
+
+def test_retry_refuses_a_pending_job_and_an_unknown_step(stack: LocalStack, client: JobsClient) -> None:
+    job_id = client.upload(SAMPLES / "cat.png", key_name="retry-pending.png")
+    job = wait_until(lambda: client.get(job_id))
+    if job["status"] == "PENDING":  # usually: the steps take a moment
+        with pytest.raises(operations.OperationError, match="PENDING"):
+            operations.retry_job(stack.target, job_id)
+    finished(client, job_id)
+    with pytest.raises(operations.OperationError, match="no step thumbnail"):
+        operations.retry_job(stack.target, job_id, ["thumbnail"], force=True)
+    assert cli(stack, "retry", "no-such-job").exit_code == 1
+
+
+def test_a_dlq_redrive_gets_the_dead_message_processed(impatient_config: dict, tmp_path: Path) -> None:
+    # GIVEN a resize message in the DLQ: the bucket was missing for every allowed receive
+    with LocalStack(tmp_path / "stack") as stack:
+        client = JobsClient(stack.target)
+        client.s3.delete_bucket(Bucket=stack.target.thumbnail_bucket)
+        job_id = client.upload(SAMPLES / "cat.png")
+        assert finished(client, job_id)["status"] == "FAILED"
+        dead = wait_until(lambda: operations.dlq_list(stack.target, "resize")[0].visible == 1)
+        assert dead, "the resize message never reached the DLQ"
+        listed = cli(stack, "dlq", "list", "--json")
+        assert listed.exit_code == 0, listed.output
+        summaries = {s["step"]: s for s in json.loads(listed.output)}
+        assert summaries["resize"]["approximate"] == 1 and summaries["analysis"]["approximate"] == 0
+        assert [d["job_id"] for d in summaries["resize"]["samples"]] == [job_id]
+        # listing peeked without consuming: the message is still there and visible
+        assert operations.dlq_list(stack.target, "resize")[0].visible == 1
+        # WHEN the bucket is back and the DLQ is redriven
+        client.s3.create_bucket(Bucket=stack.target.thumbnail_bucket)
+        redriven = cli(stack, "dlq", "redrive", "--json")
+        assert redriven.exit_code == 0, redriven.output
+        reports = {r["step"]: r for r in json.loads(redriven.output)}
+        assert reports["resize"]["moved"] == 1 and reports["resize"]["reopened"] == [job_id]
+        assert reports["analysis"]["moved"] == 0
+        # THEN the job completes on a third resize attempt and the DLQ is empty
+        job = finished(client, job_id)
+        assert job["status"] == "COMPLETE", job.get("failureReason")
+        assert job["steps"]["resize"]["attempts"] == 3
+        assert job["steps"]["analysis"]["attempts"] == 1
+        assert [s.approximate for s in operations.dlq_list(stack.target)] == [0, 0]
+
+
+def test_graph_of_a_finished_job_highlights_the_path_to_complete(
+    stack: LocalStack, client: JobsClient, tmp_path: Path
+) -> None:
+    # GIVEN a COMPLETE job
+    job_id = client.upload(SAMPLES / "rocket.jpg", key_name="graph-me.jpg")
+    job = finished(client, job_id)
+    assert job["status"] == "COMPLETE" and len(job["executions"]) == 2
+    # WHEN its graph is drawn
+    out = tmp_path / "job.svg"
+    result = cli(stack, "graph", job_id, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    # THEN the SVG marks the states its executions went through, "Mark job COMPLETE" among them
+    root = ET.parse(out).getroot()
+    taken = {
+        g.get("data-state"): int(g.get("data-visits"))
+        for g in root.iterfind(".//svg:g[@data-state]", NS)
+        if "taken" in g.get("class").split()
+    }
+    assert taken["Mark job COMPLETE"] == 1
+    assert taken["Record step success"] == 2
+    assert "Record step failure" not in taken
+    legend = " ".join(t.text or "" for t in root.iterfind(".//svg:g[@class='legend']//svg:text", NS))
+    assert all(arn.rsplit(":", 1)[-1] in legend for arn in job["executions"])
+    # and `job --history` prints each execution's state machine events
+    shown = cli(stack, "job", job_id, "--history")
+    assert shown.exit_code == 0, shown.output
+    assert "TaskStateEntered" in shown.output and "ExecutionSucceeded" in shown.output
