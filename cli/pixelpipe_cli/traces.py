@@ -77,14 +77,17 @@ def spans_of(documents: list[dict[str, Any]]) -> list[Span]:
     orphans = [node for node in children if node is not None and node not in nodes]
     spans: list[Span] = []
 
-    def walk(node_id: str, depth: int) -> None:
+    def walk(node_id: str, depth: int, parent_kind: str = "") -> None:
         doc = nodes[node_id]
         kind = _HOP_KINDS.get(doc.get("origin", ""), doc.get("namespace", "") or "code")
-        spans.append(
-            Span(doc["name"], kind, depth, doc["start_time"], doc.get("end_time", doc["start_time"]), node_id)
-        )
+        if parent_kind == "state machine":
+            kind = "state"
+        operation = (doc.get("aws") or {}).get("operation")  # AWS calls: "s3 GetObject", not just "s3"
+        name = f"{doc['name']} {operation}" if operation and kind == "aws" else doc["name"]
+        end = doc.get("end_time", doc["start_time"])
+        spans.append(Span(name, kind, depth, doc["start_time"], end, node_id))
         for child in sorted(children.get(node_id, []), key=lambda c: nodes[c]["start_time"]):
-            walk(child, depth + 1)
+            walk(child, depth + 1, kind)
 
     roots = children.get(None, []) + [c for orphan in orphans for c in children[orphan]]
     for root in sorted(roots, key=lambda r: nodes[r]["start_time"]):

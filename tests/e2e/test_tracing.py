@@ -44,7 +44,19 @@ def test_a_jobs_trace_has_a_segment_for_every_hop(client: JobsClient) -> None:
     assert hops <= top, top
     assert names.count("pixelpipe-reconcile") == 2  # one reconcile run per step
     # ...with the AWS calls and the model call nested inside the functions
-    for nested in ("sns", "dynamodb", "s3", "labels onnx-efficientnet-lite0", "Record step success"):
+    nested_calls = (
+        "s3 HeadObject",
+        "dynamodb PutItem",
+        "sns Publish",
+        "dynamodb UpdateItem",
+        "s3 GetObject",
+        "s3 PutObject",
+        "states StartExecution",
+        "labels onnx-efficientnet-lite0",
+        "Record step success",
+        "Mark job COMPLETE",
+    )
+    for nested in nested_calls:
         assert nested in names, nested
     assert trace["traceIds"] == [job["traceId"]]
     # and offsets are consistent: dispatch comes first, every span inside the trace's total

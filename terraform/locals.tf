@@ -1,0 +1,44 @@
+locals {
+  # THE one place for names and limits, shared with the Lambdas, the CLI and the local stack.
+  config = jsondecode(file("${path.module}/../pipeline.json"))
+
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+  partition  = data.aws_partition.current.partition
+  prefix     = var.name_prefix
+
+  # Role, log group and alarm names are not in pipeline.json; they carry the project name.
+  resource_prefix = "${var.name_prefix}${local.config.project}"
+
+  functions = local.config.functions
+  # The two functions that are not workers, by their key in pipeline.json "functions".
+  dispatch_function = "dispatch-tasks"
+  sweeper_function  = "sweeper"
+  workers           = local.config.workers
+
+  # The environment every function shares; the same names as `pixelpipe.config.lambda_environment()`
+  # (each function adds POWERTOOLS_SERVICE_NAME; workers add WORKER_STEP and, for labels, LABEL_BACKEND).
+  shared_environment = {
+    JOBS_TABLE                   = module.jobs_table.table_name
+    JOBS_TOPIC_ARN               = module.messaging.topic_arn
+    RECONCILE_STATE_MACHINE_ARN  = module.reconciler.state_machine_arn
+    UPLOAD_BUCKET                = module.storage.upload_bucket_name
+    THUMBNAIL_BUCKET             = module.storage.thumbnail_bucket_name
+    POWERTOOLS_METRICS_NAMESPACE = local.config.metrics.namespace
+  }
+
+  # What a worker calls beyond what every worker calls, keyed by the worker's result_field.
+  worker_extra_policies = {
+    thumbnails = [data.aws_iam_policy_document.write_thumbnails.json]
+    labels     = [data.aws_iam_policy_document.detect_labels.json]
+  }
+
+  vpc_config = var.enable_vpc ? {
+    subnet_ids         = module.network[0].private_subnet_ids
+    security_group_ids = [module.network[0].lambda_security_group_id]
+  } : null
+
+  package_path = { for name in concat(keys(local.functions), [for w in local.workers : w.function]) :
+    name => "${var.lambda_package_dir}/${name}.zip"
+  }
+}

@@ -1,0 +1,176 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+module "network" {
+  source = "./modules/network"
+  count  = var.enable_vpc ? 1 : 0
+
+  name                  = local.resource_prefix
+  cidr_block            = var.vpc_cidr
+  availability_zone_ids = var.availability_zone_ids
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  # Bucket names are global: suffix the config names with the account id.
+  upload_bucket_name     = "${local.prefix}${local.config.storage.upload_bucket}-${local.account_id}"
+  thumbnail_bucket_name  = "${local.prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}"
+  upload_prefix          = local.config.storage.upload_prefix
+  thumbnail_prefix       = local.config.storage.thumbnail_prefix
+  dispatch_function_arn  = module.dispatch_tasks.function_arn
+  dispatch_function_name = module.dispatch_tasks.function_name
+}
+
+module "jobs_table" {
+  source = "./modules/jobs_table"
+
+  name                = "${local.prefix}${local.config.table.name}"
+  status_index_name   = local.config.table.status_index
+  deletion_protection = var.table_deletion_protection
+}
+
+module "messaging" {
+  source = "./modules/messaging"
+
+  topic_name      = "${local.prefix}${local.config.topic.name}"
+  steps_attribute = local.config.topic.steps_attribute
+  name_prefix     = local.prefix
+  workers         = local.workers
+}
+
+module "reconciler" {
+  source = "./modules/reconciler"
+
+  name               = "${local.prefix}${local.config.state_machine.name}"
+  role_name          = "${local.resource_prefix}-reconcile"
+  definition_file    = "${path.root}/../${local.config.state_machine.definition}"
+  jobs_table_name    = module.jobs_table.table_name
+  jobs_table_arn     = module.jobs_table.table_arn
+  metrics_namespace  = local.config.metrics.namespace
+  log_retention_days = var.log_retention_days
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# dispatch-tasks: S3 ObjectCreated → job record + one SNS message per upload
+# ---------------------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "dispatch_tasks" {
+  statement {
+    sid       = "HeadUploadedObjects"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${module.storage.upload_bucket_arn}/${local.config.storage.upload_prefix}*"]
+  }
+
+  statement {
+    sid       = "CreateJobRecords"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [module.jobs_table.table_arn]
+  }
+
+  statement {
+    sid       = "PublishJobs"
+    actions   = ["sns:Publish"]
+    resources = [module.messaging.topic_arn]
+  }
+}
+
+module "dispatch_tasks" {
+  source = "./modules/lambda_function"
+
+  function_name      = "${local.prefix}${local.dispatch_function}"
+  role_name          = "${local.resource_prefix}-${local.dispatch_function}"
+  handler            = local.functions[local.dispatch_function].handler
+  timeout_seconds    = local.functions[local.dispatch_function].timeout_seconds
+  memory_mb          = local.functions[local.dispatch_function].memory_mb
+  package_path       = local.package_path[local.dispatch_function]
+  environment        = merge(local.shared_environment, { POWERTOOLS_SERVICE_NAME = local.dispatch_function })
+  policy_json        = data.aws_iam_policy_document.dispatch_tasks.json
+  log_retention_days = var.log_retention_days
+  vpc_config         = local.vpc_config
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Workers: one module instance per entry in pipeline.json "workers"
+# ---------------------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "write_thumbnails" {
+  statement {
+    sid       = "WriteThumbnails"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.storage.thumbnail_bucket_arn}/${local.config.storage.thumbnail_prefix}*"]
+  }
+}
+
+data "aws_iam_policy_document" "detect_labels" {
+  #checkov:skip=CKV_AWS_356:rekognition:DetectLabels has no resource-level permissions; "*" is the only valid resource.
+  statement {
+    sid = "DetectLabels"
+    # rekognition:DetectLabels supports no resource-level permissions (it reads image bytes, not a resource).
+    actions   = ["rekognition:DetectLabels"]
+    resources = ["*"]
+  }
+}
+
+module "worker" {
+  source   = "./modules/worker"
+  for_each = local.workers
+
+  step            = each.key
+  service_name    = each.value.function
+  function_name   = "${local.prefix}${each.value.function}"
+  role_name       = "${local.resource_prefix}-${each.value.function}"
+  handler         = each.value.handler
+  timeout_seconds = each.value.timeout_seconds
+  memory_mb       = each.value.memory_mb
+  package_path    = local.package_path[each.value.function]
+  environment     = local.shared_environment
+  # The same rule as pixelpipe.config.lambda_environment(): the labels worker gets LABEL_BACKEND.
+  label_backend           = each.value.result_field == "labels" ? "rekognition" : null
+  queue_arn               = module.messaging.queues[each.key].arn
+  batch_size              = each.value.batch_size
+  batching_window_seconds = each.value.batching_window_seconds
+  max_concurrency         = each.value.max_concurrency
+  upload_bucket_arn       = module.storage.upload_bucket_arn
+  upload_prefix           = local.config.storage.upload_prefix
+  jobs_table_arn          = module.jobs_table.table_arn
+  state_machine_arn       = module.reconciler.state_machine_arn
+  extra_policy_documents  = lookup(local.worker_extra_policies, each.value.result_field, [])
+  log_retention_days      = var.log_retention_days
+  vpc_config              = local.vpc_config
+}
+
+module "sweeper" {
+  source = "./modules/sweeper"
+
+  function_name       = "${local.prefix}${local.sweeper_function}"
+  role_name           = "${local.resource_prefix}-${local.sweeper_function}"
+  scheduler_role_name = "${local.resource_prefix}-sweeper-schedule"
+  schedule_name       = "${local.resource_prefix}-sweep"
+  handler             = local.functions[local.sweeper_function].handler
+  timeout_seconds     = local.functions[local.sweeper_function].timeout_seconds
+  memory_mb           = local.functions[local.sweeper_function].memory_mb
+  package_path        = local.package_path[local.sweeper_function]
+  environment         = merge(local.shared_environment, { POWERTOOLS_SERVICE_NAME = local.sweeper_function })
+  interval_minutes    = ceil(local.config.limits.sweep_interval_seconds / 60)
+  jobs_table_arn      = module.jobs_table.table_arn
+  status_index_name   = local.config.table.status_index
+  state_machine_arn   = module.reconciler.state_machine_arn
+  log_retention_days  = var.log_retention_days
+  vpc_config          = local.vpc_config
+}
+
+module "observability" {
+  source = "./modules/observability"
+
+  name   = local.resource_prefix
+  region = local.region
+  queues = { for step, queue in module.messaging.queues : step => { name = queue.name, dlq_name = queue.dlq_name } }
+  function_names = merge(
+    { (local.dispatch_function) = module.dispatch_tasks.function_name, (local.sweeper_function) = module.sweeper.function_name },
+    { for step, worker in local.workers : worker.function => module.worker[step].function_name },
+  )
+  state_machine_arn       = module.reconciler.state_machine_arn
+  metrics_namespace       = local.config.metrics.namespace
+  queue_age_alarm_seconds = var.queue_age_alarm_seconds
+  alarm_email             = var.alarm_email
+}

@@ -1,0 +1,190 @@
+resource "aws_sns_topic" "alarms" {
+  #checkov:skip=CKV_AWS_26:CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed key, and alarm notifications carry only alarm names and states; a CMK would cost $1/month for no data worth protecting.
+  name = "${var.name}-alarms"
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+locals {
+  alarm_actions = [aws_sns_topic.alarms.arn]
+}
+
+# Anything in a DLQ needs a human: a message failed max_receive_count times.
+resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  for_each = var.queues
+
+  alarm_name          = "${var.name}-${each.value.dlq_name}-not-empty"
+  alarm_description   = "Messages in ${each.value.dlq_name}: the ${each.key} step gave up on them. Inspect, then redrive."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value.dlq_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  for_each = var.queues
+
+  alarm_name          = "${var.name}-${each.value.name}-oldest-message-age"
+  alarm_description   = "The oldest message in ${each.value.name} waited over ${var.queue_age_alarm_seconds}s: the ${each.key} worker is falling behind or failing."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = each.value.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.queue_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  for_each = var.function_names
+
+  alarm_name          = "${var.name}-${each.value}-errors"
+  alarm_description   = "${each.value} raised errors (invocations that failed as a whole, not single records)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "reconcile" {
+  for_each = toset(["ExecutionsFailed", "ExecutionsTimedOut"])
+
+  alarm_name          = "${var.name}-reconcile-${each.key}"
+  alarm_description   = "Reconcile executions ${each.key}: a step result may not be recorded; the sweeper fails the job at its deadline."
+  namespace           = "AWS/States"
+  metric_name         = each.key
+  dimensions          = { StateMachineArn = var.state_machine_arn }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+locals {
+  queue_names = flatten([for q in values(var.queues) : [q.name, q.dlq_name]])
+
+  widgets = [
+    {
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title   = "Queue depth (visible messages)"
+        region  = var.region
+        stat    = "Maximum"
+        period  = 60
+        metrics = [for name in local.queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name]]
+      }
+    },
+    {
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title   = "Age of oldest message (s)"
+        region  = var.region
+        stat    = "Maximum"
+        period  = 60
+        metrics = [for q in values(var.queues) : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q.name]]
+      }
+    },
+    {
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title   = "Lambda duration p90 (ms)"
+        region  = var.region
+        stat    = "p90"
+        period  = 60
+        metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Duration", "FunctionName", name]]
+      }
+    },
+    {
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title   = "Lambda errors"
+        region  = var.region
+        stat    = "Sum"
+        period  = 60
+        metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Errors", "FunctionName", name]]
+      }
+    },
+    {
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title  = "Reconcile executions"
+        region = var.region
+        stat   = "Sum"
+        period = 60
+        metrics = [for metric in ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"] :
+          ["AWS/States", metric, "StateMachineArn", var.state_machine_arn]
+        ]
+      }
+    },
+    {
+      # Custom EMF metrics the functions publish; SEARCH finds them whatever their dimensions.
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title  = "Jobs completed / failed (${var.metrics_namespace})"
+        region = var.region
+        period = 60
+        metrics = [for metric in ["JobsCompleted", "JobsFailed"] :
+          [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"${metric}\"', 'Sum', 60)", id = lower(metric), label = metric }]
+        ]
+      }
+    },
+    {
+      type   = "metric"
+      width  = 12
+      height = 6
+      properties = {
+        title  = "Step duration p90 (${var.metrics_namespace} StepDuration)"
+        region = var.region
+        period = 60
+        metrics = [
+          [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"StepDuration\"', 'p90', 60)", id = "stepduration", label = "StepDuration" }]
+        ]
+      }
+    },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name
+  dashboard_body = jsonencode({ widgets = local.widgets })
+}

@@ -1,0 +1,85 @@
+output "region" {
+  description = "Region of the stack."
+  value       = local.region
+}
+
+output "upload_bucket" {
+  description = "Name of the upload bucket (upload under upload_prefix to start a job)."
+  value       = module.storage.upload_bucket_name
+}
+
+output "thumbnail_bucket" {
+  description = "Name of the thumbnail bucket."
+  value       = module.storage.thumbnail_bucket_name
+}
+
+output "jobs_table" {
+  description = "Name of the jobs table."
+  value       = module.jobs_table.table_name
+}
+
+output "topic_arn" {
+  description = "ARN of the jobs topic."
+  value       = module.messaging.topic_arn
+}
+
+output "state_machine_arn" {
+  description = "ARN of the reconcile state machine."
+  value       = module.reconciler.state_machine_arn
+}
+
+output "queues" {
+  description = "Per step: url, arn, dlq_url, dlq_arn of the worker's queue and its DLQ."
+  value = {
+    for step, queue in module.messaging.queues : step => {
+      url     = queue.url
+      arn     = queue.arn
+      dlq_url = queue.dlq_url
+      dlq_arn = queue.dlq_arn
+    }
+  }
+}
+
+output "function_names" {
+  description = "Every Lambda function's deployed name, keyed by its pipeline.json name."
+  value = merge(
+    { (local.dispatch_function) = module.dispatch_tasks.function_name, (local.sweeper_function) = module.sweeper.function_name },
+    { for step, worker in local.workers : worker.function => module.worker[step].function_name },
+  )
+}
+
+output "dashboard_url" {
+  description = "Console URL of the CloudWatch dashboard."
+  value       = module.observability.dashboard_url
+}
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic the alarms notify (subscribe to it)."
+  value       = module.observability.alarm_topic_arn
+}
+
+# `terraform output -json cli_target > .pixelpipe/target.json`: exactly the fields of the CLI's
+# pixelpipe_cli.target.Target, so `pixelpipe upload/jobs/job` work against this stack.
+output "cli_target" {
+  description = "The CLI's target file for this stack (fields of pixelpipe_cli.target.Target)."
+  value = {
+    region            = local.region
+    upload_bucket     = module.storage.upload_bucket_name
+    upload_prefix     = local.config.storage.upload_prefix
+    thumbnail_bucket  = module.storage.thumbnail_bucket_name
+    jobs_table        = module.jobs_table.table_name
+    status_index      = local.config.table.status_index
+    topic_arn         = module.messaging.topic_arn
+    state_machine_arn = module.reconciler.state_machine_arn
+    queues = {
+      for step, queue in module.messaging.queues : step => {
+        url     = queue.url
+        arn     = queue.arn
+        dlq_url = queue.dlq_url
+        dlq_arn = queue.dlq_arn
+      }
+    }
+    endpoint_url = null
+    account_id   = local.account_id
+  }
+}

@@ -1,0 +1,342 @@
+"""Static checks of terraform/ (no Terraform binary here; CI runs fmt/validate/plan).
+
+Every .tf file parses; queues, Lambdas and IAM follow the rules in docs/deploy.md and shared/STYLE.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tf_model import (
+    TERRAFORM,
+    Scope,
+    blocks,
+    child,
+    comments,
+    evaluate,
+    expression,
+    load_module,
+    module_dirs,
+    parse_file,
+    pipeline_config,
+    root,
+    tf_files,
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# What each function calls (from the handlers and adapters under lambdas/pixelpipe), and nothing more.
+# ---------------------------------------------------------------------------------------------------------
+EVERY_FUNCTION = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+EXPECTED_ACTIONS = {
+    "dispatch-tasks": {
+        "s3:GetObject",  # HeadObject on the upload
+        "s3:GetObjectVersion",  # HeadObject with the version id S3 reported
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+    },
+    "sweeper": {"dynamodb:Query", "states:StartExecution"},
+}
+EVERY_WORKER = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueUrl",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "states:StartExecution",
+}
+WORKER_EXTRA_ACTIONS = {"resize": {"s3:PutObject"}, "analysis": {"rekognition:DetectLabels"}}
+STATE_MACHINE_ACTIONS = {
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+# Actions AWS offers no resource-level permission for: the only ones allowed on "*".
+NO_RESOURCE_LEVEL = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "rekognition:DetectLabels",
+    "cloudwatch:PutMetricData",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+# The resource each service's actions must name (by the reference expression in the .tf).
+RESOURCE_OF_SERVICE = {
+    "sqs": r"^var\.queue_arn$",
+    "dynamodb": r"(table_arn|jobs_table_arn)",
+    "sns": r"^module\.messaging\.topic_arn$",
+    "states": r"state_machine_arn$",
+    "lambda": r"^module\.function\.function_arn$",
+    "logs": r"aws_cloudwatch_log_group\.this\.arn",
+}
+
+
+@pytest.mark.parametrize("path", tf_files(), ids=lambda p: str(p.relative_to(TERRAFORM)))
+def test_every_tf_file_parses_with_python_hcl2(path: Path):
+    assert parse_file(path), f"{path} is empty"
+
+
+def test_the_root_module_reads_names_from_pipeline_json():
+    assert expression(root().locals["config"]) == 'jsondecode(file("${path.module}/../pipeline.json"))'
+    names = [
+        *(w[key] for w in pipeline_config()["workers"].values() for key in ("queue", "dlq", "function")),
+        pipeline_config()["table"]["name"],
+        pipeline_config()["table"]["status_index"],
+        pipeline_config()["topic"]["name"],
+        pipeline_config()["state_machine"]["name"],
+        pipeline_config()["storage"]["upload_bucket"],
+        pipeline_config()["storage"]["thumbnail_bucket"],
+    ]
+    for path in tf_files():
+        text = path.read_text()
+        for name in names:
+            assert f'"{name}"' not in text, f"{path} copies the name {name!r} from pipeline.json"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Queues
+# ---------------------------------------------------------------------------------------------------------
+def test_the_config_gives_every_queue_a_visibility_timeout_of_six_function_timeouts():
+    for step, worker in pipeline_config()["workers"].items():
+        assert worker["visibility_timeout_seconds"] >= 6 * worker["timeout_seconds"], step
+        assert worker["max_receive_count"] >= 5, step
+
+
+def test_every_queue_has_a_dlq_with_max_receive_count_and_visibility_from_config():
+    messaging = child("messaging")
+    assert expression(root().modules["messaging"]["workers"]) == "local.workers"
+    assert expression(root().locals["workers"]) == "local.config.workers"
+    scope = Scope(root()).call("messaging", messaging)
+    queues = messaging.resources_of("aws_sqs_queue")
+    assert set(queues) == {"this", "dlq"}
+    queue = queues["this"]
+    for step, worker in pipeline_config()["workers"].items():
+        inner = scope.with_each(queue["for_each"], step)
+        policy = expression(queue["redrive_policy"])
+        assert "deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn" in policy
+        assert "maxReceiveCount = each.value.max_receive_count" in policy
+        visibility = evaluate(queue["visibility_timeout_seconds"], inner)
+        assert visibility == worker["visibility_timeout_seconds"]
+        # and the function behind the queue gets the timeout the queue was sized for
+        worker_scope = Scope(root()).call("worker", child("worker"), each_key=step)
+        timeout = evaluate("${var.timeout_seconds}", worker_scope)
+        assert visibility >= 6 * timeout, step
+    for body in queues.values():
+        assert body["sqs_managed_sse_enabled"] is True
+
+
+def test_only_the_jobs_topic_may_send_to_a_worker_queue():
+    policy = child("messaging").data_of("aws_iam_policy_document")["queue"]
+    (statement,) = blocks(policy, "statement")
+    assert statement["actions"] == ["sqs:SendMessage"]
+    (condition,) = blocks(statement, "condition")
+    assert condition["variable"] == "aws:SourceArn"
+    assert expression(condition["values"][0]) == "aws_sns_topic.this.arn"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lambdas
+# ---------------------------------------------------------------------------------------------------------
+def all_modules():
+    return [load_module(TERRAFORM), *(load_module(p) for p in module_dirs())]
+
+
+def test_every_lambda_is_built_by_the_lambda_function_module_with_active_tracing_and_its_own_log_group():
+    functions = [
+        (m.path.name, name, body)
+        for m in all_modules()
+        for name, body in m.resources_of("aws_lambda_function").items()
+    ]
+    assert [(m, n) for m, n, _ in functions] == [("lambda_function", "this")]
+    _, _, function = functions[0]
+    assert function["tracing_config"][0]["mode"] == "Active"
+    assert function["architectures"] == ["arm64"]
+    assert function["runtime"] == "python3.12"
+    assert "reserved_concurrent_executions" not in function
+    assert expression(function["logging_config"][0]["log_group"]) == "aws_cloudwatch_log_group.this.name"
+    log_group = child("lambda_function").resources[("aws_cloudwatch_log_group", "this")]
+    assert expression(log_group["name"]) == "/aws/lambda/${var.function_name}" or (
+        log_group["name"] == "/aws/lambda/${var.function_name}"
+    )
+    assert expression(log_group["retention_in_days"]) == "var.log_retention_days"
+    assert root().variables["log_retention_days"]["default"] > 0
+
+
+def test_the_state_machine_logs_everything_to_its_own_log_group_and_traces():
+    machine = child("reconciler").resources[("aws_sfn_state_machine", "this")]
+    (logging,) = machine["logging_configuration"]
+    assert logging["level"] == "ALL" and logging["include_execution_data"] is True
+    assert "aws_cloudwatch_log_group.this.arn" in logging["log_destination"]
+    assert machine["tracing_configuration"][0]["enabled"] is True
+    assert "retention_in_days" in child("reconciler").resources[("aws_cloudwatch_log_group", "this")]
+
+
+def test_the_sweeper_runs_at_the_configured_interval():
+    scope = Scope(root()).call("sweeper", child("sweeper"))
+    schedule = child("sweeper").resources[("aws_scheduler_schedule", "this")]
+    minutes = pipeline_config()["limits"]["sweep_interval_seconds"] / 60
+    expected = "rate(1 minute)" if minutes == 1 else f"rate({int(minutes)} minutes)"
+    assert evaluate(schedule["schedule_expression"], scope) == expected
+
+
+def test_adding_a_worker_is_one_entry_in_pipeline_json():
+    worker_call = root().modules["worker"]
+    assert expression(worker_call["for_each"]) == "local.workers"
+    assert expression(root().modules["messaging"]["workers"]) == "local.workers"
+    assert all("for_each" in body for body in child("messaging").resources.values() if "each." in str(body))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IAM: exactly the calls each function makes; "*" only where AWS has no resource-level permission
+# ---------------------------------------------------------------------------------------------------------
+def statements(module_name: str | None, document: str) -> list[dict[str, Any]]:
+    module = root() if module_name is None else child(module_name)
+    return blocks(module.data_of("aws_iam_policy_document")[document], "statement")
+
+
+def actions(statement_list: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in statement_list for action in statement["actions"]}
+
+
+def lambda_statements() -> list[dict[str, Any]]:
+    return statements("lambda_function", "this")
+
+
+def worker_extra_statements(step: str) -> list[dict[str, Any]]:
+    scope = Scope(root()).call("worker", child("worker"), each_key=step)
+    documents = evaluate("${var.extra_policy_documents}", scope)
+    found = []
+    for document in documents:
+        match = re.fullmatch(r"<data\.aws_iam_policy_document\.(\w+)\.json>", document)
+        assert match, document
+        found.extend(statements(None, match.group(1)))
+    return found
+
+
+def function_statements() -> dict[str, list[dict[str, Any]]]:
+    config = pipeline_config()
+    result = {
+        "dispatch-tasks": statements(None, "dispatch_tasks"),
+        "sweeper": statements("sweeper", "this"),
+    }
+    for step, worker in config["workers"].items():
+        result[worker["function"]] = statements("worker", "this") + worker_extra_statements(step)
+    assert sorted(result) == sorted(
+        [*config["functions"], *(w["function"] for w in config["workers"].values())]
+    )
+    return result
+
+
+def test_the_expected_action_table_covers_every_worker_in_pipeline_json():
+    assert set(WORKER_EXTRA_ACTIONS) == set(pipeline_config()["workers"]), (
+        "a new worker: list the AWS calls it makes in WORKER_EXTRA_ACTIONS (and grant them in terraform/)"
+    )
+
+
+def test_every_function_is_granted_exactly_the_actions_it_calls():
+    assert actions(lambda_statements()) == EVERY_FUNCTION
+    workers = pipeline_config()["workers"]
+    for name, own in function_statements().items():
+        step = next((s for s, w in workers.items() if w["function"] == name), None)
+        expected = EXPECTED_ACTIONS[name] if step is None else EVERY_WORKER | WORKER_EXTRA_ACTIONS[step]
+        assert actions(own) == expected, name
+
+
+def test_the_state_machine_and_the_schedule_are_granted_exactly_what_they_use():
+    assert actions(statements("reconciler", "this")) == STATE_MACHINE_ACTIONS
+    assert actions(statements("sweeper", "scheduler")) == {"lambda:InvokeFunction"}
+
+
+def every_runtime_statement() -> list[tuple[str, dict[str, Any]]]:
+    found = [("lambda_function", s) for s in lambda_statements()]
+    found += [(name, s) for name, own in function_statements().items() for s in own]
+    found += [("reconciler", s) for s in statements("reconciler", "this")]
+    found += [("scheduler", s) for s in statements("sweeper", "scheduler")]
+    return found
+
+
+def test_star_resources_only_for_actions_without_resource_level_permissions_each_with_a_comment():
+    for owner, statement in every_runtime_statement():
+        if "*" in statement["resources"]:
+            assert statement["resources"] == ["*"], owner
+            assert set(statement["actions"]) <= NO_RESOURCE_LEVEL, (owner, statement["actions"])
+            assert any("resource-level" in c for c in comments(statement)), (owner, statement.get("sid"))
+
+
+def test_every_scoped_statement_names_the_resource_its_service_owns():
+    for owner, statement in every_runtime_statement():
+        if statement["resources"] == ["*"]:
+            continue
+        services = {action.split(":")[0] for action in statement["actions"]}
+        assert len(services) == 1, (owner, statement["actions"])
+        (service,) = services
+        references = [expression(r) for r in statement["resources"]]
+        if service == "s3":
+            writes = any(a == "s3:PutObject" for a in statement["actions"])
+            bucket, prefix = ("thumbnail", "thumbnail_prefix") if writes else ("upload", "upload_prefix")
+            assert all(bucket in r and prefix in r and r.endswith("*") for r in references), (
+                owner,
+                references,
+            )
+        else:
+            assert all(re.search(RESOURCE_OF_SERVICE[service], r) for r in references), (owner, references)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Module layout (terraform-aws-modules style)
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("directory", [*module_dirs(), TERRAFORM / "bootstrap"], ids=lambda p: p.name)
+def test_every_module_has_the_standard_files_and_documents_its_inputs_and_outputs(directory: Path):
+    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (directory / name).is_file(), f"{directory.name}/{name}"
+    module = load_module(directory)
+    for name, variable in module.variables.items():
+        assert variable.get("description"), f"{directory.name}: variable {name} has no description"
+        assert "type" in variable, f"{directory.name}: variable {name} has no type"
+    for name, output in module.outputs.items():
+        assert output.get("description"), f"{directory.name}: output {name} has no description"
+    if directory.parent.name == "modules":
+        readme = (directory / "README.md").read_text()
+        for name in [*module.variables, *module.outputs]:
+            assert f"`{name}`" in readme, f"{directory.name}/README.md does not list {name}"
+
+
+def test_versions_pin_terraform_and_the_aws_provider():
+    versions = parse_file(TERRAFORM / "versions.tf")["terraform"][0]
+    assert versions["required_version"] == ">= 1.10"
+    assert versions["required_providers"][0]["aws"]["version"] == "~> 6.0"
+    backend = parse_file(TERRAFORM / "backend.tf")["terraform"][0]["backend"][0]["s3"]
+    assert backend["use_lockfile"] is True
