@@ -114,12 +114,16 @@ def job(
             render.console.print(f"saved {path}") if not as_json else None
 
 
-def run_once(paths: list[Path], timeout: float, quiet: bool) -> list[dict]:
-    """A private local stack for one batch of files: upload, wait, return the final records."""
+def run_once(paths: list[Path], timeout: float, quiet: bool, download_to: Path | None = None) -> list[dict]:
+    """A private local stack for one batch of files: upload, wait, return the final records
+    (and save the thumbnails while the stack is still up)."""
     with tempfile.TemporaryDirectory(prefix="pixelpipe-") as home, LocalStack(Path(home)) as stack:
         client = JobsClient(stack.target)
         job_ids = [client.upload(path) for path in paths]
         records = _wait_with_progress(client, job_ids, timeout, quiet=quiet)
+        if download_to:
+            for record in filter(None, records.values()):
+                client.download_thumbnails(record, download_to)
         return [records[job_id] or {"jobId": job_id, "status": "MISSING"} for job_id in job_ids]
 
 
@@ -139,16 +143,16 @@ def process(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Where to save the thumbnails.")] = Path("demo-output"),
+    as_json: JsonFlag = False,
 ) -> None:
     """Process the bundled samples (one deliberately bad) and show the results."""
     paths = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
-    render.console.print(f"Processing {len(paths)} sample files on a private local stack (moto, no AWS)…")
-    with tempfile.TemporaryDirectory(prefix="pixelpipe-") as home, LocalStack(Path(home)) as stack:
-        client = JobsClient(stack.target)
-        job_ids = [client.upload(path) for path in paths]
-        records = [r for r in _wait_with_progress(client, job_ids, 300).values() if r]
-        for record in records:
-            client.download_thumbnails(record, out)
+    if not as_json:
+        render.console.print(f"Processing {len(paths)} sample files on a private local stack (moto, no AWS)…")
+    records = run_once(paths, timeout=300, quiet=as_json, download_to=out)
+    if as_json:
+        render.print_json(records)
+        return
     render.console.print(render.jobs_table(records, title="Pixel-Pipe demo"))
     render.console.print(f"Thumbnails saved in {out.resolve()}")
     render.console.print(
