@@ -42,6 +42,7 @@ test: setup checkov lint ## Lint, then every test (unit, functional, end-to-end,
 bench: setup ## Benchmarks, each printing ratios against a baseline timed in the same run
 	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_resize.py
 	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_labels.py
+	$(BIN)/python benchmarks/bench_pipeline.py --jobs 60
 
 package: setup ## Build one reproducible zip per Lambda into build/lambda (what Terraform deploys)
 	$(BIN)/python tools/package_lambdas.py

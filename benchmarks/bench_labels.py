@@ -1,5 +1,8 @@
 """Time the offline label backend per image, so a Lambda memory size (vCPU count) can be chosen.
 
+Baseline, measured in the same run: the same backend on one intra-op thread (a 1,769 MB Lambda has one
+vCPU), so the ratio shows what a second core buys.
+
 PYTHONPATH=lambdas python benchmarks/bench_labels.py [--threads N] [--repeat 50]
 """
 
@@ -40,11 +43,14 @@ def main() -> None:
     start = time.perf_counter()
     backend.detect(photo(PHOTOS[0]), max_labels=1, min_confidence=0)
     print(f"cold start (checksum + session + first image): {(time.perf_counter() - start) * 1000:.0f} ms")
-    print(f"threads: {backend.threads}")
+    baseline = OnnxImageNetLabels(threads=1)
+    baseline.detect(photo(PHOTOS[0]), max_labels=1, min_confidence=0)
+    print(f"threads: {backend.threads} (baseline: 1)")
     for name in PHOTOS:
         image = photo(name)
         top = ", ".join(f"{lb.name} {lb.confidence:.1f}%" for lb in backend.detect(image, 3, 0))
-        print(f"{name:22} {bench(backend, image, args.repeat):6.2f} ms/image  {top}")
+        ms, base_ms = bench(backend, image, args.repeat), bench(baseline, image, args.repeat)
+        print(f"{name:22} {ms:6.2f} ms/image (1 thread {base_ms:6.2f}, ratio {base_ms / ms:.2f}x)  {top}")
 
 
 if __name__ == "__main__":
