@@ -15,6 +15,7 @@ from pixelpipe.adapters.topic import JobsTopic
 from pixelpipe.config import Resources, pipeline_config, step_names
 from pixelpipe.logic.dispatch import Dispatcher
 from pixelpipe.logic.jobs import SourceObject
+from pixelpipe.metrics import metrics, record_rejection
 from pixelpipe.tracing import annotate, current_trace_id, tracer
 
 logger = Logger()
@@ -49,12 +50,15 @@ def sources_in(event: dict[str, Any]) -> list[SourceObject]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     results = []
     for source in sources_in(event):
         result = _dispatcher.dispatch(source, trace_id=current_trace_id())
         if result.job_id:
             annotate(result.job_id, "dispatch")
+        if result.action == "rejected":
+            record_rejection()
         logger.info(
             "dispatched", key=source.key, job_id=result.job_id, action=result.action, detail=result.detail
         )
