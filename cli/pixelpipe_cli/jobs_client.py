@@ -52,13 +52,18 @@ class JobsClient:
         timeout: float = 300,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, dict[str, Any] | None]:
-        """Poll until every job is terminal (or the timeout passes); returns the last records seen."""
+        """Poll until every job is terminal (or the timeout passes); returns the last records seen.
+
+        Polls only the statuses, in batches, and reads a whole record once it is terminal: the
+        emulator answers every AWS call of the pipeline too, so a waiting client must stay cheap.
+        """
         ids = list(job_ids)
         records: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)
         deadline = time.monotonic() + timeout
         while True:
-            for job_id in ids:
-                if not _is_terminal(records[job_id]):
+            waiting = [job_id for job_id in ids if not _is_terminal(records[job_id])]
+            for job_id, status in self.table.statuses(waiting).items():
+                if status in TERMINAL or time.monotonic() > deadline:
                     records[job_id] = self.get(job_id)
             done = sum(_is_terminal(r) for r in records.values())
             if on_progress:

@@ -35,6 +35,8 @@ from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
 from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
 
 LABEL_BACKEND_LOCAL = "onnx"
+# Between tries of a failed dispatch-tasks invocation, times the tries so far (Lambda: ~1 min, then ~2).
+ASYNC_RETRY_BACKOFF_SECONDS = 1
 
 
 @dataclass
@@ -104,7 +106,16 @@ class FunctionHost:
         self.dynamodb = target.client("dynamodb")
         address = os.environ.get("AWS_XRAY_DAEMON_ADDRESS")
         self.daemon = daemon_address(address) if address and os.environ.get("LAMBDA_TASK_ROOT") else None
-        self.running = True
+        self._running = True
+        self._parent = os.getppid()
+
+    @property
+    def running(self) -> bool:
+        """Until stopped, or until the stack that started this host is gone (never an orphan)."""
+        return self._running and os.getppid() == self._parent
+
+    def stop(self) -> None:
+        self._running = False
 
     def invoke(self, event: dict[str, Any], trace_id: str | None = None) -> Any:
         context = LambdaContext(
@@ -168,11 +179,21 @@ class FunctionHost:
             raise SystemExit(f"no event source for {self.function}")
 
     def _serve_s3_notifications(self) -> None:
+        """S3 → dispatch-tasks as an asynchronous invocation, with Lambda's retries played by the relay queue.
+
+        A failed invocation leaves its message in the relay queue, visible again after a short backoff
+        (Lambda waits about 1 then 2 minutes; seconds here); the queue's RedrivePolicy, with
+        maxReceiveCount = 1 + maximum_retry_attempts, then moves it to the dispatch failures queue, as
+        Lambda sends a failed event to the function's on-failure destination.
+        """
         url = self.target.queues["_s3_events"]["url"]
         while self.running:
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []
-            )
+            messages = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                AttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
             for message in messages:
                 event = json.loads(message["Body"])
                 if event.get("Event") != "s3:TestEvent":
@@ -180,8 +201,21 @@ class FunctionHost:
                         self.invoke(event)
                     except Exception as error:  # async invoke: AWS retries; the message stays for another try
                         print(f"dispatch-tasks failed: {error!r}", file=sys.stderr, flush=True)
+                        self._retry_later(url, message)
                         continue
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _retry_later(self, url: str, message: dict[str, Any]) -> None:
+        """Make a failed event visible again after ASYNC_RETRY_BACKOFF_SECONDS x its receive count."""
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=ASYNC_RETRY_BACKOFF_SECONDS * receives,
+            )
+        except Exception as error:  # the queue's visibility timeout still brings it back, later
+            print(f"could not schedule the retry: {error!r}", file=sys.stderr, flush=True)
 
     def _serve_queue(self, step: str) -> None:
         worker = workers()[step]
@@ -305,11 +339,8 @@ def main() -> None:
     args = parser.parse_args()
     host = FunctionHost(Target.load(target_file()), args.function)
 
-    def stop(*_: Any) -> None:
-        host.running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, lambda *_: host.stop())
+    signal.signal(signal.SIGINT, lambda *_: host.stop())
     print(f"{args.function} ready", flush=True)
     host.serve()
 

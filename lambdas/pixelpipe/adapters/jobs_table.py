@@ -55,6 +55,25 @@ class JobsTable:
         item = self._client.get_item(TableName=self._table, Key={"jobId": {"S": job_id}}, ConsistentRead=True)
         return from_item(item["Item"]) if "Item" in item else None
 
+    def statuses(self, job_ids: list[str]) -> dict[str, str]:
+        """Just the status of many jobs, 100 per request: cheap enough to poll."""
+        found: dict[str, str] = {}
+        for start in range(0, len(job_ids), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"jobId": {"S": job_id}} for job_id in job_ids[start : start + 100]],
+                    "ProjectionExpression": "jobId, #status",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    found[item["jobId"]["S"]] = item["status"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def mark_dispatched(self, job_id: str, at: str, message_id: str) -> None:
         self._client.update_item(
             TableName=self._table,
