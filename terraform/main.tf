@@ -73,6 +73,13 @@ data "aws_iam_policy_document" "dispatch_tasks" {
     actions   = ["sns:Publish"]
     resources = [module.messaging.topic_arn]
   }
+
+  # Lambda delivers the on-failure record of an async invocation with the function's execution role.
+  statement {
+    sid       = "RecordFailedInvocations"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dispatch_failures.arn]
+  }
 }
 
 module "dispatch_tasks" {
@@ -88,6 +95,29 @@ module "dispatch_tasks" {
   policy_json        = data.aws_iam_policy_document.dispatch_tasks.json
   log_retention_days = var.log_retention_days
   vpc_config         = local.vpc_config
+}
+
+# S3 invokes dispatch-tasks asynchronously: after maximum_retry_attempts failed retries (e.g. DynamoDB or
+# SNS throttled), Lambda sends the invocation record (the S3 event is its requestPayload) to this queue
+# instead of dropping it. `pixelpipe dlq redrive --queue dispatch` re-invokes dispatch-tasks with it.
+resource "aws_sqs_queue" "dispatch_failures" {
+  name                      = "${local.prefix}${local.functions[local.dispatch_function].failure_queue}"
+  message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to fix the cause and redrive
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_lambda_function_event_invoke_config" "dispatch_tasks" {
+  function_name          = module.dispatch_tasks.function_name
+  maximum_retry_attempts = local.functions[local.dispatch_function].maximum_retry_attempts
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dispatch_failures.arn
+    }
+  }
+
+  # Lambda checks that the execution role may send to the destination: create the role policy first.
+  depends_on = [module.dispatch_tasks]
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -169,6 +199,7 @@ module "observability" {
     { (local.dispatch_function) = module.dispatch_tasks.function_name, (local.sweeper_function) = module.sweeper.function_name },
     { for step, worker in local.workers : worker.function => module.worker[step].function_name },
   )
+  dispatch_failures_queue = aws_sqs_queue.dispatch_failures.name
   state_machine_arn       = module.reconciler.state_machine_arn
   metrics_namespace       = local.config.metrics.namespace
   queue_age_alarm_seconds = var.queue_age_alarm_seconds

@@ -40,6 +40,15 @@ output "queues" {
   }
 }
 
+output "dispatch_failures_queue" {
+  description = "name, url and arn of the queue that receives dispatch-tasks' failed async invocations."
+  value = {
+    name = aws_sqs_queue.dispatch_failures.name
+    url  = aws_sqs_queue.dispatch_failures.url
+    arn  = aws_sqs_queue.dispatch_failures.arn
+  }
+}
+
 output "function_names" {
   description = "Every Lambda function's deployed name, keyed by its pipeline.json name."
   value = merge(
@@ -71,15 +80,20 @@ output "cli_target" {
     status_index      = local.config.table.status_index
     topic_arn         = module.messaging.topic_arn
     state_machine_arn = module.reconciler.state_machine_arn
-    queues = {
-      for step, queue in module.messaging.queues : step => {
-        url     = queue.url
-        arn     = queue.arn
-        dlq_url = queue.dlq_url
-        dlq_arn = queue.dlq_arn
-      }
-    }
-    endpoint_url = null
-    account_id   = local.account_id
+    # Per worker step: its queue and DLQ; "_dispatch_failures": dispatch-tasks' on-failure destination.
+    queues = merge(
+      {
+        for step, queue in module.messaging.queues : step => {
+          url     = queue.url
+          arn     = queue.arn
+          dlq_url = queue.dlq_url
+          dlq_arn = queue.dlq_arn
+        }
+      },
+      { "_dispatch_failures" = { url = aws_sqs_queue.dispatch_failures.url, arn = aws_sqs_queue.dispatch_failures.arn } },
+    )
+    endpoint_url      = null
+    account_id        = local.account_id
+    dispatch_function = module.dispatch_tasks.function_name
   }
 }

@@ -271,10 +271,17 @@ def retry(
     render.console.print(f"{len(outcome.retried)} retried, {len(outcome.skipped)} skipped")
 
 
-dlq_app = typer.Typer(help="The workers' dead-letter queues: look at them, send their messages back.")
+dlq_app = typer.Typer(
+    help="The dead-letter queues (each worker's, and dispatch's failed S3 events): look, send messages back."
+)
 app.add_typer(dlq_app, name="dlq")
 QueueOption = Annotated[
-    str | None, typer.Option("--queue", help="One worker's DLQ: its step (resize, analysis) or queue name.")
+    str | None,
+    typer.Option(
+        "--queue",
+        help="One queue: a worker's DLQ by its step (resize, analysis) or queue name, or `dispatch` for "
+        "the S3 events dispatch-tasks failed on.",
+    ),
 ]
 
 
@@ -284,7 +291,7 @@ def dlq_list(
     sample: Annotated[int, typer.Option(help="Peek at up to this many messages per DLQ (max 10).")] = 10,
     as_json: JsonFlag = False,
 ) -> None:
-    """Messages per worker DLQ, with a sample (job id, receive count); nothing is consumed."""
+    """Messages per DLQ, with a sample (job id or upload, receive count); nothing is consumed."""
     try:
         summaries = operations.dlq_list(current_target(), queue, sample)
     except operations.OperationError as error:
@@ -297,7 +304,8 @@ def dlq_list(
 
 @dlq_app.command("redrive")
 def dlq_redrive(queue: QueueOption = None, as_json: JsonFlag = False) -> None:
-    """Reopen the dead messages' steps on their FAILED jobs and move the messages back to the queue."""
+    """Reopen the dead messages' steps on their FAILED jobs and move the messages back to the queue;
+    re-deliver the S3 events dispatch-tasks failed on (it is idempotent: no job is duplicated)."""
     target = current_target()
     try:
         reports = operations.dlq_redrive(target, queue)

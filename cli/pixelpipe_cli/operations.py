@@ -5,16 +5,24 @@ publishes ONE message whose `steps` attribute names just those steps, so only th
 A DLQ redrive reopens each dead message's step on its FAILED job first (a worker's claim needs the job
 PENDING and the step PENDING/RUNNING), then moves the messages back to the worker's queue: on AWS with
 StartMessageMoveTask, locally (moto lacks it) by send-then-delete, so nothing is lost.
+
+dispatch-tasks has no job to reopen: S3 invokes it asynchronously, and an event it still fails on after
+Lambda's retries goes to the dispatch failures queue (Target.queues["_dispatch_failures"]) before any job
+record exists. Its redrive re-delivers each S3 event to dispatch-tasks (on AWS an asynchronous invoke with
+the on-failure record's `requestPayload`; locally the raw event back to the S3 relay queue) and deletes the
+message only once that succeeded. Dispatch is idempotent, so a re-delivery never duplicates a job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.topic import JobsTopic
@@ -165,9 +173,10 @@ def retry_failed(
 @dataclass(frozen=True)
 class DeadLetter:
     message_id: str
-    job_id: str
-    receive_count: int
+    job_id: str  # "" for a dispatch failure: no job was created
+    receive_count: int  # for a dispatch failure on AWS: how many times Lambda invoked the function
     sent_at: str
+    upload: str = ""  # a dispatch failure's uploaded object(s), s3://bucket/key
 
 
 @dataclass
@@ -183,6 +192,11 @@ class DlqSummary:
         return self.visible + self.in_flight
 
 
+DISPATCH = "dispatch"  # the "step" of the dispatch failures queue in listings and --queue
+DISPATCH_FAILURES = "_dispatch_failures"  # its key in Target.queues
+S3_EVENTS = "_s3_events"  # local only: the relay queue S3 notifies, standing in for S3 → Lambda
+
+
 def worker_steps(target: Target, queue: str | None = None) -> list[str]:
     """The worker steps to act on: all, or the one named (by step, queue or DLQ name)."""
     steps = [step for step in workers() if step in target.queues]
@@ -191,7 +205,26 @@ def worker_steps(target: Target, queue: str | None = None) -> list[str]:
     for step in steps:
         if queue in (step, workers()[step].queue, workers()[step].dlq):
             return [step]
-    raise OperationError(f"no worker queue {queue!r}; choose one of: {', '.join(steps)}")
+    choices = [*steps, *([DISPATCH] if DISPATCH_FAILURES in target.queues else [])]
+    raise OperationError(f"no worker queue {queue!r}; choose one of: {', '.join(choices)}")
+
+
+def _failures_queue_name(target: Target) -> str:
+    return target.queues[DISPATCH_FAILURES]["arn"].rsplit(":", 1)[-1]
+
+
+def names_dispatch(target: Target, queue: str | None) -> bool:
+    """Whether `queue` names the dispatch failures queue (dispatch, the function or the queue's name)."""
+    if queue is None or DISPATCH_FAILURES not in target.queues:
+        return False
+    return queue in (DISPATCH, "dispatch-tasks", target.dispatch_function, _failures_queue_name(target))
+
+
+def _chosen(target: Target, queue: str | None) -> tuple[list[str], bool]:
+    """The worker steps, and whether the dispatch failures queue, a dlq command acts on."""
+    if names_dispatch(target, queue):
+        return [], True
+    return worker_steps(target, queue), queue is None and DISPATCH_FAILURES in target.queues
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetter:
@@ -211,40 +244,98 @@ def _job_id(message: dict[str, Any]) -> str:
         return message.get("MessageAttributes", {}).get("jobId", {}).get("StringValue", "?")
 
 
-def dlq_list(target: Target, queue: str | None = None, sample: int = 10) -> list[DlqSummary]:
-    """Per worker DLQ: approximate counts and a sample peeked at with a zero visibility timeout."""
-    sqs = target.client("sqs")
-    summaries = []
-    for step in worker_steps(target, queue):
-        url = target.queues[step]["dlq_url"]
-        attributes = sqs.get_queue_attributes(
+def s3_event_of(body: str) -> dict[str, Any] | None:
+    """The S3 event in a dispatch failures message: on AWS the `requestPayload` of Lambda's on-failure
+    invocation record, locally the raw event the relay queue held; None when the body is neither."""
+    try:
+        record = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(record, dict) and "requestPayload" in record:
+        record = record["requestPayload"]
+        if isinstance(record, str):
+            try:
+                record = json.loads(record)
+            except ValueError:
+                return None
+    return record if isinstance(record, dict) and isinstance(record.get("Records"), list) else None
+
+
+def _dispatch_failure(message: dict[str, Any]) -> DeadLetter:
+    attributes = message.get("Attributes", {})
+    receive_count = int(attributes.get("ApproximateReceiveCount", 0))
+    try:
+        record = json.loads(message["Body"])
+        receive_count = int(record["requestContext"]["approximateInvokeCount"])
+    except (ValueError, TypeError, KeyError):
+        pass  # the local stack's raw S3 event: SQS's receive count is the number of tries
+    event = s3_event_of(message["Body"]) or {"Records": []}
+    uploads = []
+    for record in event["Records"]:
+        s3 = record.get("s3", {}) if isinstance(record, dict) else {}
+        key = unquote_plus(s3.get("object", {}).get("key", "?"))  # S3 sends keys URL-encoded
+        uploads.append(f"s3://{s3.get('bucket', {}).get('name', '?')}/{key}")
+    return DeadLetter(
+        message_id=message["MessageId"],
+        job_id="",
+        receive_count=receive_count,
+        sent_at=attributes.get("SentTimestamp", ""),
+        upload=" ".join(uploads) or "?",
+    )
+
+
+def _summary(
+    sqs: Any, url: str, step: str, name: str, sample: int, read: Callable[[dict[str, Any]], DeadLetter]
+) -> DlqSummary:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    summary = DlqSummary(
+        step=step,
+        dlq=name,
+        visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
+        in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    )
+    if sample and summary.visible:
+        # VisibilityTimeout=0: a peek, the messages stay where they are and visible.
+        peeked = sqs.receive_message(
             QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        summary = DlqSummary(
-            step=step,
-            dlq=workers()[step].dlq,
-            visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
-            in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            MaxNumberOfMessages=min(10, sample),
+            VisibilityTimeout=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        summary.samples = list({m["MessageId"]: read(m) for m in peeked}.values())
+    return summary
+
+
+def dlq_list(target: Target, queue: str | None = None, sample: int = 10) -> list[DlqSummary]:
+    """Per worker DLQ: approximate counts and a sample peeked at with a zero visibility timeout.
+
+    The dispatch failures queue (step "dispatch") is listed too when `queue` names it or none is
+    named (last, after the workers' DLQs).
+    """
+    sqs = target.client("sqs")
+    steps, dispatch = _chosen(target, queue)
+    summaries = [
+        _summary(sqs, target.queues[step]["dlq_url"], step, workers()[step].dlq, sample, _dead_letter)
+        for step in steps
+    ]
+    if dispatch:
+        url = target.queues[DISPATCH_FAILURES]["url"]
+        summaries.append(
+            _summary(sqs, url, DISPATCH, _failures_queue_name(target), sample, _dispatch_failure)
         )
-        if sample and summary.visible:
-            # VisibilityTimeout=0: a peek, the messages stay where they are and visible.
-            peeked = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, sample),
-                VisibilityTimeout=0,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            summary.samples = list({m["MessageId"]: _dead_letter(m) for m in peeked}.values())
-        summaries.append(summary)
     return summaries
 
 
 @dataclass
 class RedriveReport:
     step: str
-    mode: str  # "moved" (local send-then-delete) or "move task" (AWS StartMessageMoveTask)
+    # "moved" (local send-then-delete) or "move task" (AWS StartMessageMoveTask); for dispatch failures
+    # "re-invoked" (AWS: async invoke of dispatch-tasks) or "relayed" (local: back to the S3 relay queue)
+    mode: str
     found: int = 0
     moved: int = 0
     not_moved: int = 0
@@ -344,11 +435,67 @@ def dlq_redrive(
     """Reopen the dead messages' steps on their FAILED jobs, then move the messages back to their queues.
 
     Every chosen DLQ is scanned before anything is reopened, so a job with dead messages in two DLQs
-    gets both steps reopened at once.
+    gets both steps reopened at once. The dispatch failures queue is redriven (its S3 events
+    re-delivered to dispatch-tasks) when `queue` names it or none is named.
+    """
+    steps, dispatch = _chosen(target, queue)
+    reports = _redrive_workers(target, steps, on_progress) if steps else []
+    if dispatch:
+        reports.append(dispatch_redrive(target, on_progress))
+    return reports
+
+
+def dispatch_redrive(target: Target, on_progress: Callable[[str, int], None] | None = None) -> RedriveReport:
+    """Re-deliver every S3 event in the dispatch failures queue to dispatch-tasks; delete each once sent.
+
+    On AWS: an asynchronous invoke (InvocationType=Event) with the on-failure record's requestPayload,
+    so a new failure takes the same retries and lands in the queue again. Locally: the raw event back
+    to the S3 relay queue, whose host invokes the function. A message that could not be re-delivered
+    (unreadable, or the call failed) stays in the queue, visible again, and counts as not moved.
     """
     sqs = target.client("sqs")
+    url = target.queues[DISPATCH_FAILURES]["url"]
+    report = RedriveReport(DISPATCH, "relayed" if target.is_local else "re-invoked")
+    functions = None if target.is_local else target.client("lambda")
+    kept = []
+    messages = _scan(sqs, url)
+    report.found = len(messages)
+    for message in messages:
+        event = s3_event_of(message["Body"])
+        if event is None or not _redeliver(target, sqs, functions, event):
+            kept.append(message)
+            continue
+        # Re-delivered already: if the delete fails, the copy left is a no-op duplicate for dispatch.
+        with contextlib.suppress(ClientError):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        report.moved += 1
+        if on_progress:
+            on_progress(DISPATCH, report.moved)
+    report.not_moved = len(kept)
+    if kept:
+        _unhide(sqs, url, kept)  # left for the operator to inspect, not hidden for the scan's timeout
+    return report
+
+
+def _redeliver(target: Target, sqs: Any, functions: Any, event: dict[str, Any]) -> bool:
+    payload = json.dumps(event)
+    try:
+        if functions is None:
+            sqs.send_message(QueueUrl=target.queues[S3_EVENTS]["url"], MessageBody=payload)
+            return True
+        response = functions.invoke(
+            FunctionName=target.dispatch_function, InvocationType="Event", Payload=payload.encode()
+        )
+        return response.get("StatusCode") == 202
+    except (ClientError, BotoCoreError):
+        return False
+
+
+def _redrive_workers(
+    target: Target, steps: list[str], on_progress: Callable[[str, int], None] | None
+) -> list[RedriveReport]:
+    sqs = target.client("sqs")
     jobs = _jobs(target)
-    steps = worker_steps(target, queue)
     mode = "moved" if target.is_local else "move task"
     reports = {step: RedriveReport(step, mode) for step in steps}
     for _ in range(_MAX_ROUNDS if target.is_local else 1):

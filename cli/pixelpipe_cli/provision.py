@@ -14,6 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # event-source runner hands each notification to dispatch-tasks as Lambda would.
 S3_EVENTS_QUEUE = "pixelpipe-local-s3-events"
 ACCOUNT_ID = "123456789012"
+DISPATCH_FUNCTION = "dispatch-tasks"
+# Target.queues keys of the two internal queues.
+S3_EVENTS_KEY = "_s3_events"
+DISPATCH_FAILURES_KEY = "_dispatch_failures"
 
 
 def state_machine_definition(table_name: str) -> str:
@@ -36,16 +40,9 @@ def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
     return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
 
 
-def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
-    config = pipeline_config()
-    region = config["region"]
-    storage, table = config["storage"], config["table"]
-    s3, ddb, sns, sqs, sfn = (clients[name] for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions"))
-
-    for bucket in (storage["upload_bucket"], storage["thumbnail_bucket"]):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=storage["upload_bucket"], VersioningConfiguration={"Status": "Enabled"})
-
+def create_jobs_table(ddb: Any) -> None:
+    """The jobs table with its status index, as modules/jobs_table declares it."""
+    table = pipeline_config()["table"]
     ddb.create_table(
         TableName=table["name"],
         BillingMode="PAY_PER_REQUEST",
@@ -66,6 +63,19 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
             }
         ],
     )
+
+
+def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
+    config = pipeline_config()
+    region = config["region"]
+    storage, table = config["storage"], config["table"]
+    s3, ddb, sns, sqs, sfn = (clients[name] for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions"))
+
+    for bucket in (storage["upload_bucket"], storage["thumbnail_bucket"]):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=storage["upload_bucket"], VersioningConfiguration={"Status": "Enabled"})
+
+    create_jobs_table(ddb)
 
     topic_arn = sns.create_topic(Name=config["topic"]["name"])["TopicArn"]
     queues: dict[str, dict[str, str]] = {}
@@ -90,7 +100,21 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         )
         queues[step] = {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
 
-    events_url = sqs.create_queue(QueueName=S3_EVENTS_QUEUE)["QueueUrl"]
+    # dispatch-tasks' on-failure destination. Lambda's async retries are played by the relay queue: an
+    # event the function failed on stays there for another try, and after 1 + maximum_retry_attempts
+    # tries SQS moves it here, as Lambda sends the invocation record to the destination on AWS.
+    dispatch = config["functions"][DISPATCH_FUNCTION]
+    failures_name = dispatch["failure_queue"]
+    failures_url = sqs.create_queue(
+        QueueName=failures_name, Attributes={"MessageRetentionPeriod": "1209600"}
+    )["QueueUrl"]
+    failures_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{failures_name}"
+    queues[DISPATCH_FAILURES_KEY] = {"url": failures_url, "arn": failures_arn}
+
+    events_url = sqs.create_queue(
+        QueueName=S3_EVENTS_QUEUE,
+        Attributes={"RedrivePolicy": redrive_policy(failures_arn, dispatch["maximum_retry_attempts"] + 1)},
+    )["QueueUrl"]
     s3.put_bucket_notification_configuration(
         Bucket=storage["upload_bucket"],
         NotificationConfiguration={
@@ -105,7 +129,7 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
             ]
         },
     )
-    queues["_s3_events"] = {"url": events_url, "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE}"}
+    queues[S3_EVENTS_KEY] = {"url": events_url, "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE}"}
 
     machine = config["state_machine"]
     state_machine_arn = sfn.create_state_machine(
@@ -128,4 +152,5 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         queues=queues,
         endpoint_url=endpoint_url,
         account_id=ACCOUNT_ID,
+        dispatch_function=DISPATCH_FUNCTION,
     )

@@ -109,12 +109,15 @@ def execution_events_table(trace: Any) -> Table:
 
 
 def dlq_table(summaries: list[Any]) -> Table:
-    """Per worker DLQ (operations.DlqSummary): counts, then a sample of its messages."""
+    """Per DLQ (operations.DlqSummary): counts, then a sample of its messages.
+
+    A worker DLQ's sample names jobs; the dispatch failures queue's names uploads (no job exists yet).
+    """
     table = Table(title="Dead-letter queues")
-    for column in ("step", "dlq", "messages", "in flight", "sample: job (receive count)"):
+    for column in ("step", "dlq", "messages", "in flight", "sample: job or upload (receive count)"):
         table.add_column(column, overflow="fold")
     for summary in summaries:
-        sample = "\n".join(f"{d.job_id} ({d.receive_count})" for d in summary.samples)
+        sample = "\n".join(f"{d.job_id or d.upload} ({d.receive_count})" for d in summary.samples)
         table.add_row(
             summary.step,
             summary.dlq,

@@ -31,9 +31,12 @@ class Target:
     status_index: str
     topic_arn: str
     state_machine_arn: str
-    queues: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> {url, arn, dlq_url, dlq_arn}
+    # step -> {url, arn, dlq_url, dlq_arn}; internal queues start with "_" ({url, arn}): "_dispatch_failures"
+    # (dispatch-tasks' failed async invocations) and, locally only, "_s3_events" (the S3 → Lambda relay).
+    queues: dict[str, dict[str, str]] = field(default_factory=dict)
     endpoint_url: str | None = None  # set for the local stack only
     account_id: str = "123456789012"
+    dispatch_function: str = "dispatch-tasks"  # deployed name of dispatch-tasks (name_prefix included)
 
     @property
     def is_local(self) -> bool:

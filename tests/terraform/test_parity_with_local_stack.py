@@ -78,11 +78,25 @@ def local_topology(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
                 "filter_policy": json.loads(attributes["FilterPolicy"]),
             }
 
+        # dispatch-tasks' async retries and on-failure destination: locally the S3 relay queue's redrive.
+        relay, failures = (
+            sqs.get_queue_attributes(QueueUrl=target.queues[key]["url"], AttributeNames=["All"])["Attributes"]
+            for key in ("_s3_events", "_dispatch_failures")
+        )
+        relay_redrive = json.loads(relay["RedrivePolicy"])
+        dispatch_failures = {
+            "queue": failures["QueueArn"].rsplit(":", 1)[1],
+            "retention_seconds": int(failures["MessageRetentionPeriod"]),
+            "invocations": int(relay_redrive["maxReceiveCount"]),
+            "destination": relay_redrive["deadLetterTargetArn"].rsplit(":", 1)[1],
+        }
+
         machine = sfn.describe_state_machine(stateMachineArn=target.state_machine_arn)
         table = clients["dynamodb"].describe_table(TableName=target.jobs_table)["Table"]
         return {
             "target": target,
             "queues": queues,
+            "dispatch_failures": dispatch_failures,
             "subscriptions": subscriptions,
             "state_machine": {
                 "name": machine["name"],
@@ -153,6 +167,23 @@ def terraform_subscriptions() -> dict[str, dict[str, Any]]:
 
 def test_worker_queues_dlqs_and_redrive_match_the_local_stack(local_topology):
     assert terraform_queues() == local_topology["queues"]
+
+
+def test_dispatch_retries_and_failure_queue_match_the_local_stack(local_topology):
+    scope = Scope(root())
+    queue = root().resources[("aws_sqs_queue", "dispatch_failures")]
+    config = root().resources[("aws_lambda_function_event_invoke_config", "dispatch_tasks")]
+    destination = evaluate(config["destination_config"][0]["on_failure"][0]["destination"], scope)
+    declared = {
+        "queue": evaluate(queue["name"], scope),
+        "retention_seconds": evaluate(queue["message_retention_seconds"], scope),
+        # Lambda invokes once, then retries maximum_retry_attempts times; locally each try is a receive.
+        "invocations": 1 + evaluate(config["maximum_retry_attempts"], scope),
+        "destination": destination.resource_name,
+    }
+    assert declared == local_topology["dispatch_failures"]
+    assert set(local_topology["target"].queues) >= {"_dispatch_failures", "_s3_events"}
+    assert local_topology["target"].dispatch_function == "dispatch-tasks"
 
 
 def test_subscriptions_filter_policies_and_raw_delivery_match_the_local_stack(local_topology):

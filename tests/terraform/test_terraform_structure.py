@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from tf_model import (
     TERRAFORM,
+    ResourceRef,
     Scope,
     blocks,
     child,
@@ -43,6 +44,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "sns:Publish",
+        "sqs:SendMessage",  # Lambda delivers the on-failure record with the function's execution role
     },
     "sweeper": {"dynamodb:Query", "states:StartExecution"},
 }
@@ -95,7 +97,7 @@ NO_RESOURCE_LEVEL = {
 }
 # The resource each service's actions must name (by the reference expression in the .tf).
 RESOURCE_OF_SERVICE = {
-    "sqs": r"^var\.queue_arn$",
+    "sqs": r"^(var\.queue_arn|aws_sqs_queue\.dispatch_failures\.arn)$",
     "dynamodb": r"(table_arn|jobs_table_arn)",
     "sns": r"^module\.messaging\.topic_arn$",
     "states": r"state_machine_arn$",
@@ -119,6 +121,7 @@ def test_the_root_module_reads_names_from_pipeline_json():
         pipeline_config()["state_machine"]["name"],
         pipeline_config()["storage"]["upload_bucket"],
         pipeline_config()["storage"]["thumbnail_bucket"],
+        pipeline_config()["functions"]["dispatch-tasks"]["failure_queue"],
     ]
     for path in tf_files():
         text = path.read_text()
@@ -165,6 +168,82 @@ def test_only_the_jobs_topic_may_send_to_a_worker_queue():
     (condition,) = blocks(statement, "condition")
     assert condition["variable"] == "aws:SourceArn"
     assert expression(condition["values"][0]) == "aws_sns_topic.this.arn"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dispatch-tasks' failed async invocations: retried, then kept in a queue (never dropped)
+# ---------------------------------------------------------------------------------------------------------
+def dispatch_config() -> dict[str, Any]:
+    return pipeline_config()["functions"]["dispatch-tasks"]
+
+
+def test_dispatch_retries_from_config_then_sends_failures_to_the_failure_queue():
+    configs = [
+        (m.path.name, name, body)
+        for m in all_modules()
+        for name, body in m.resources_of("aws_lambda_function_event_invoke_config").items()
+    ]
+    assert [(m, n) for m, n, _ in configs] == [("terraform", "dispatch_tasks")]
+    _, _, config = configs[0]
+    scope = Scope(root())
+    assert expression(config["function_name"]) == "module.dispatch_tasks.function_name"
+    retries = evaluate(config["maximum_retry_attempts"], scope)
+    assert retries == dispatch_config()["maximum_retry_attempts"] and 0 <= retries <= 2
+    assert "qualifier" not in config  # the unqualified function: every invocation S3 makes
+    (destinations,) = blocks(config, "destination_config")
+    assert "on_success" not in destinations
+    (on_failure,) = blocks(destinations, "on_failure")
+    destination = evaluate(on_failure["destination"], scope)
+    assert isinstance(destination, ResourceRef)
+    assert (destination.kind, destination.name, destination.attribute) == (
+        "aws_sqs_queue",
+        "dispatch_failures",
+        "arn",
+    )
+    assert destination.resource_name == dispatch_config()["failure_queue"]
+    # created after the role policy that lets Lambda send there (Lambda checks it)
+    assert "${module.dispatch_tasks}" in config["depends_on"]
+
+
+def test_the_failure_queue_is_encrypted_and_keeps_messages_14_days():
+    queue = root().resources[("aws_sqs_queue", "dispatch_failures")]
+    assert queue["sqs_managed_sse_enabled"] is True
+    assert queue["message_retention_seconds"] == 1209600
+    assert (
+        "redrive_policy" not in queue and "fifo_queue" not in queue
+    )  # a standard queue: a valid destination
+
+
+def test_only_dispatch_may_send_to_the_failure_queue_and_only_there():
+    sends = [
+        (owner, statement)
+        for owner, statement in every_runtime_statement()
+        if any(a.startswith("sqs:Send") for a in statement["actions"])
+    ]
+    assert [owner for owner, _ in sends] == ["dispatch-tasks"]
+    ((_, statement),) = sends
+    assert statement["actions"] == ["sqs:SendMessage"]
+    assert [expression(r) for r in statement["resources"]] == ["aws_sqs_queue.dispatch_failures.arn"]
+
+
+def test_the_failure_queue_is_alarmed_output_and_in_the_cli_target():
+    scope = Scope(root()).call("observability", child("observability"))
+    alarm = child("observability").resources[("aws_cloudwatch_metric_alarm", "dispatch_failures_not_empty")]
+    assert evaluate(alarm["dimensions"], scope) == {"QueueName": dispatch_config()["failure_queue"]}
+    assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert expression(root().modules["observability"]["dispatch_failures_queue"]) == (
+        "aws_sqs_queue.dispatch_failures.name"
+    )
+    output = expression(root().outputs["dispatch_failures_queue"]["value"])
+    assert "aws_sqs_queue.dispatch_failures.url" in output and "aws_sqs_queue.dispatch_failures.arn" in output
+    target = root().outputs["cli_target"]["value"]
+    queues = expression(target["queues"])
+    assert (
+        '"_dispatch_failures" = {url = aws_sqs_queue.dispatch_failures.url, '
+        "arn = aws_sqs_queue.dispatch_failures.arn}" in queues
+    )
+    assert expression(target["dispatch_function"]) == "module.dispatch_tasks.function_name"
 
 
 # ---------------------------------------------------------------------------------------------------------

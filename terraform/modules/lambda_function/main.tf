@@ -58,7 +58,7 @@ resource "aws_iam_role_policy_attachment" "vpc" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_115:Concurrency is capped where the load comes from: each worker's event source mapping sets scaling_config.maximum_concurrency; reserved concurrency would throttle and bounce messages instead.
-  #checkov:skip=CKV_AWS_116:SQS workers fail into their queue's redrive DLQ (a Lambda DLQ applies to async invocations only); a lost S3 event for dispatch-tasks leaves the object in the upload bucket to re-upload, and the sweeper runs again next minute.
+  #checkov:skip=CKV_AWS_116:SQS workers fail into their queue's redrive DLQ (a Lambda DLQ applies to async invocations only); dispatch-tasks, the one async-invoked function, sends failed S3 events to an on-failure destination queue (aws_lambda_function_event_invoke_config in the root module), and the sweeper runs again next minute.
   #checkov:skip=CKV_AWS_117:VPC attachment is optional (var.vpc_config, set by the root module's enable_vpc); the functions need no private network resources.
   #checkov:skip=CKV_AWS_173:The environment holds resource names and ARNs only, no secrets; Lambda encrypts it at rest with its service key.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile per release; the zips are built reproducibly by CI from the reviewed commit (sha256 printed by make package).

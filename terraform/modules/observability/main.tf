@@ -34,6 +34,23 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   ok_actions          = local.alarm_actions
 }
 
+# An S3 event dispatch-tasks failed on after every async retry: no job exists for that upload yet.
+resource "aws_cloudwatch_metric_alarm" "dispatch_failures_not_empty" {
+  alarm_name          = "${var.name}-${var.dispatch_failures_queue}-not-empty"
+  alarm_description   = "Messages in ${var.dispatch_failures_queue}: dispatch-tasks failed on an upload after its async retries, so no job was created. Fix the cause, then pixelpipe dlq redrive --queue dispatch."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.dispatch_failures_queue }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "queue_age" {
   for_each = var.queues
 
@@ -89,7 +106,7 @@ resource "aws_cloudwatch_metric_alarm" "reconcile" {
 }
 
 locals {
-  queue_names = flatten([for q in values(var.queues) : [q.name, q.dlq_name]])
+  queue_names = concat(flatten([for q in values(var.queues) : [q.name, q.dlq_name]]), [var.dispatch_failures_queue])
 
   widgets = [
     {

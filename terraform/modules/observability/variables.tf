@@ -16,6 +16,11 @@ variable "queues" {
   }))
 }
 
+variable "dispatch_failures_queue" {
+  description = "Name of the queue receiving dispatch-tasks' failed async invocations (alarmed when not empty)."
+  type        = string
+}
+
 variable "function_names" {
   description = "Every Lambda function to alarm on and chart, keyed by its pipeline.json name."
   type        = map(string)
