@@ -108,97 +108,59 @@ resource "aws_cloudwatch_metric_alarm" "reconcile" {
 locals {
   queue_names = concat(flatten([for q in values(var.queues) : [q.name, q.dlq_name]]), [var.dispatch_failures_queue])
 
-  widgets = [
+  # Every widget is a 12 x 6 time series of one-minute points: only the title, statistic and lines differ.
+  custom_counts = ["JobsCompleted", "JobsFailed", "JobsRejected", "JobsTimedOut", "StepRetried"]
+  widget_specs = [
     {
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Queue depth (visible messages)"
-        region  = var.region
-        stat    = "Maximum"
-        period  = 60
-        metrics = [for name in local.queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name]]
-      }
+      title   = "Queue depth (visible messages)"
+      stat    = "Maximum"
+      metrics = [for name in local.queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name]]
     },
     {
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Age of oldest message (s)"
-        region  = var.region
-        stat    = "Maximum"
-        period  = 60
-        metrics = [for q in values(var.queues) : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q.name]]
-      }
+      title   = "Age of oldest message (s)"
+      stat    = "Maximum"
+      metrics = [for q in values(var.queues) : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q.name]]
     },
     {
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Lambda duration p90 (ms)"
-        region  = var.region
-        stat    = "p90"
-        period  = 60
-        metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Duration", "FunctionName", name]]
-      }
+      title   = "Lambda duration p90 (ms)"
+      stat    = "p90"
+      metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Duration", "FunctionName", name]]
     },
     {
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title   = "Lambda errors"
-        region  = var.region
-        stat    = "Sum"
-        period  = 60
-        metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Errors", "FunctionName", name]]
-      }
+      title   = "Lambda errors"
+      stat    = "Sum"
+      metrics = [for name in values(var.function_names) : ["AWS/Lambda", "Errors", "FunctionName", name]]
     },
     {
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Reconcile executions"
-        region = var.region
-        stat   = "Sum"
-        period = 60
-        metrics = [for metric in ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"] :
-          ["AWS/States", metric, "StateMachineArn", var.state_machine_arn]
-        ]
-      }
+      title = "Reconcile executions"
+      stat  = "Sum"
+      metrics = [for metric in ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"] :
+        ["AWS/States", metric, "StateMachineArn", var.state_machine_arn]
+      ]
     },
     {
-      # Custom EMF metrics the functions publish; SEARCH finds them whatever their dimensions.
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Jobs completed / failed (${var.metrics_namespace})"
-        region = var.region
-        period = 60
-        metrics = [for metric in ["JobsCompleted", "JobsFailed"] :
-          [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"${metric}\"', 'Sum', 60)", id = lower(metric), label = metric }]
-        ]
-      }
+      # Custom metrics (the state machine's counts and the functions' EMF): SEARCH finds them whatever
+      # their dimensions.
+      title = "Jobs and retries (${var.metrics_namespace})"
+      stat  = "Sum"
+      metrics = [for metric in local.custom_counts :
+        [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"${metric}\"', 'Sum', 60)", id = lower(metric), label = metric }]
+      ]
     },
     {
-      type   = "metric"
-      width  = 12
-      height = 6
-      properties = {
-        title  = "Step duration p90 (${var.metrics_namespace} StepDuration)"
-        region = var.region
-        period = 60
-        metrics = [
-          [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"StepDuration\"', 'p90', 60)", id = "stepduration", label = "StepDuration" }]
-        ]
-      }
+      title = "Step duration p90 (${var.metrics_namespace} StepDuration)"
+      stat  = "p90"
+      metrics = [
+        [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"StepDuration\"', 'p90', 60)", id = "stepduration", label = "StepDuration" }]
+      ]
     },
   ]
+  widgets = [for spec in local.widget_specs : {
+    type       = "metric"
+    width      = 12
+    height     = 6
+    properties = merge(spec, { region = var.region, period = 60 })
+  }]
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
