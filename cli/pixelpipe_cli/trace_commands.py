@@ -17,14 +17,9 @@ _BAR_WIDTH = 40
 
 def waterfall(trace: dict[str, Any]) -> Table:
     table = Table(title=f"Trace of job {trace['jobId']} — {trace['totalMs']:.0f} ms end to end")
-    for column, justify in (
-        ("hop", "left"),
-        ("kind", "left"),
-        ("offset ms", "right"),
-        ("ms", "right"),
-        ("", "left"),
-    ):
-        table.add_column(column, justify=justify, no_wrap=column != "hop")
+    for column, justify in (("hop", "left"), ("kind", "left"), ("offset ms", "right"), ("ms", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    table.add_column("", no_wrap=True, overflow="crop")  # the bar gives way first on a narrow terminal
     total = trace["totalMs"] or 1.0
     for span in trace["spans"]:
         left = int(span["offsetMs"] / total * _BAR_WIDTH)
