@@ -39,7 +39,7 @@ def test_sends_a_jpeg_within_limits_and_returns_labels_most_confident_first() ->
     client.meta.events.register(event, lambda params, **_: capture(params))
     # WHEN labels are detected
     with stub:
-        labels = RekognitionLabels(client).detect(photo, max_labels=5, min_confidence=70)
+        labels = RekognitionLabels(client, max_side=2048).detect(photo, max_labels=5, min_confidence=70)
     # THEN the request carried a JPEG no larger than 2048 px and 5 MB, and the answer is sorted
     sent_image = Image.open(io.BytesIO(sent["Image"]["Bytes"]))
     assert sent_image.format == "JPEG" and max(sent_image.size) == 2048
@@ -52,11 +52,11 @@ def test_an_image_rekognition_refuses_is_a_permanent_failure(code: str) -> None:
     client, stub = client_and_stub()
     stub.add_client_error("detect_labels", service_error_code=code, service_message="no thanks")
     with stub, pytest.raises(PermanentError, match="Rekognition refused the image: no thanks"):
-        RekognitionLabels(client).detect(Image.new("RGB", (64, 64)), 5, 70)
+        RekognitionLabels(client, max_side=2048).detect(Image.new("RGB", (64, 64)), 5, 70)
 
 
 def test_throttling_is_left_for_sqs_to_retry() -> None:
     client, stub = client_and_stub()
     stub.add_client_error("detect_labels", service_error_code="ProvisionedThroughputExceededException")
     with stub, pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
-        RekognitionLabels(client).detect(Image.new("RGB", (64, 64)), 5, 70)
+        RekognitionLabels(client, max_side=2048).detect(Image.new("RGB", (64, 64)), 5, 70)

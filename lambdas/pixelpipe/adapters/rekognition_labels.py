@@ -13,21 +13,22 @@ from pixelpipe.logic.labels import Label
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-# DetectLabels takes JPEG or PNG up to 5 MB as bytes; a 2048 px JPEG at q90 stays well under that.
-_MAX_SIDE, _QUALITY = 2048, 90
+# DetectLabels takes JPEG or PNG up to 5 MB as bytes: send a JPEG of at most `max_side` pixels, capped.
+_QUALITY, _MAX_BYTES = 90, 5 * 1024 * 1024
 _PERMANENT_CODES = {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"}
 
 
 class RekognitionLabels:
     name = "rekognition"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, max_side: int) -> None:
         self._client = client
+        self._max_side = max_side
 
     def detect(self, image: Image, max_labels: int, min_confidence: float) -> list[Label]:
         try:
             response = self._client.detect_labels(
-                Image={"Bytes": encode_jpeg(image, _MAX_SIDE, _QUALITY)},
+                Image={"Bytes": encode_jpeg(image, self._max_side, _QUALITY, max_bytes=_MAX_BYTES)},
                 MaxLabels=max_labels,
                 MinConfidence=min_confidence,
             )

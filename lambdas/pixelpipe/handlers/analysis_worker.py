@@ -21,7 +21,7 @@ def _backend(name: str) -> LabelBackend:
     if name == "rekognition":
         from pixelpipe.adapters.rekognition_labels import RekognitionLabels
 
-        return RekognitionLabels(boto3.client("rekognition"))
+        return RekognitionLabels(boto3.client("rekognition"), _config["labels"]["max_side"])
     if name == "onnx":
         from pixelpipe.adapters.onnx_labels import OnnxImageNetLabels
 
@@ -50,7 +50,9 @@ handler = build_worker_handler(
         storage=Storage(boto3.client("s3")),
         backend=TracedBackend(_backend(_backend_name)),
         settings=LabelSettings(
-            _config["labels"]["max_labels"], _config["labels"]["min_confidence"][_backend_name]
+            max_labels=_config["labels"]["max_labels"],
+            min_confidence=_config["labels"]["min_confidence"][_backend_name],
+            max_side=_config["labels"]["max_side"],
         ),
         limits=ImageLimits.from_config(_config["limits"]),
     ),

@@ -15,6 +15,7 @@ from pixelpipe.logic.resize import ReadsAndWritesObjects
 class LabelSettings:
     max_labels: int
     min_confidence: float
+    max_side: int  # no backend needs more pixels than this: large JPEGs decode at reduced scale
 
 
 def detect_labels(
@@ -25,6 +26,6 @@ def detect_labels(
     limits: ImageLimits,
 ) -> list[dict[str, Any]]:
     data = storage.read(message.bucket, message.key, message.version_id, limits.max_input_bytes)
-    image = to_rgb(open_image(data, limits))
+    image = to_rgb(open_image(data, limits, draft_longest_side=settings.max_side))
     labels = backend.detect(image, settings.max_labels, settings.min_confidence)
     return [label.to_record() for label in labels]

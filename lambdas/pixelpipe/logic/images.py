@@ -95,13 +95,14 @@ class Thumbnail:
         return _OUTPUT_FORMATS[self.format]
 
 
-def open_image(data: bytes, limits: ImageLimits) -> Image.Image:
+def open_image(data: bytes, limits: ImageLimits, draft_longest_side: int | None = None) -> Image.Image:
     """Validate and fully decode `data`: first frame only, EXIF orientation applied.
 
-    The result is detached from the input (no file behind it, no further frames).
+    The result is detached from the input (no file behind it, no further frames). With
+    `draft_longest_side`, a JPEG may be decoded at a reduced scale that still covers that size.
     Raises PermanentError for any input that cannot become an image within `limits`.
     """
-    image = _decode(data, limits)
+    image = _decode(data, limits, draft_longest_side=draft_longest_side)
     try:
         return ImageOps.exif_transpose(image)  # always a new, detached image
     except MemoryError:
