@@ -1,0 +1,62 @@
+"""`pixelpipe up` as a user runs it: a foreground stack that other commands find, stopped cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pixelpipe_cli.stack import free_port
+from support.inputs import SAMPLES
+
+pytestmark = pytest.mark.e2e
+
+PIXELPIPE = [sys.executable, "-m", "pixelpipe_cli.main"]
+
+
+def children_of(pid: int) -> list[int]:
+    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(line) for line in result.stdout.split()]
+
+
+def test_up_serves_the_other_commands_and_stops_without_leaving_processes(tmp_path: Path) -> None:
+    # GIVEN `pixelpipe up` running in the foreground with its state in a directory of its own
+    env = {**os.environ, "PIXELPIPE_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
+    env.pop("PIXELPIPE_TARGET", None)
+    command = [*PIXELPIPE, "up", "--port", str(free_port())]
+    up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        target = tmp_path / "home" / "target.json"
+        deadline = time.monotonic() + 60
+        while not target.exists() or len(children_of(up.pid)) < 5:
+            assert up.poll() is None, up.stdout.read().decode()
+            assert time.monotonic() < deadline, "pixelpipe up did not start"
+            time.sleep(0.2)
+        hosts = children_of(up.pid)
+        # WHEN another command uploads through it and waits
+        upload = subprocess.run(
+            [*PIXELPIPE, "upload", str(SAMPLES / "cat.png"), "--wait", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        # THEN the job is COMPLETE
+        assert upload.returncode == 0, upload.stderr
+        (record,) = json.loads(upload.stdout)
+        assert record["status"] == "COMPLETE"
+    finally:
+        # AND Ctrl-C stops the stack: the emulator and every function host exit, the target file goes
+        up.send_signal(signal.SIGINT)
+        output = up.communicate(timeout=60)[0].decode()
+    assert up.returncode == 0, output
+    assert "stopped" in output
+    assert not target.exists()
+    for pid in hosts:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
