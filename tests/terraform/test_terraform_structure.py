@@ -5,6 +5,7 @@ Every .tf file parses; queues, Lambdas and IAM follow the rules in docs/deploy.m
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -228,8 +229,16 @@ def test_only_dispatch_may_send_to_the_failure_queue_and_only_there():
 
 def test_the_failure_queue_is_alarmed_output_and_in_the_cli_target():
     scope = Scope(root()).call("observability", child("observability"))
-    alarm = child("observability").resources[("aws_cloudwatch_metric_alarm", "dispatch_failures_not_empty")]
-    assert evaluate(alarm["dimensions"], scope) == {"QueueName": dispatch_config()["failure_queue"]}
+    alarm = child("observability").resources[("aws_cloudwatch_metric_alarm", "dead_letters")]
+    # one alarm per queue in local.dead_letter_queues: every worker's DLQ, and the failure queue
+    assert expression(alarm["for_each"]) == "local.dead_letter_queues"
+    queues = expression(child("observability").locals["dead_letter_queues"])
+    assert "for step, q in var.queues : q.dlq_name =>" in queues
+    assert "(var.dispatch_failures_queue) =" in queues
+    failure_queue = evaluate("${var.dispatch_failures_queue}", scope)
+    assert failure_queue == dispatch_config()["failure_queue"]
+    alarm_for_it = dataclasses.replace(scope, each_key=failure_queue)
+    assert evaluate(alarm["dimensions"], alarm_for_it) == {"QueueName": failure_queue}
     assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
     assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
     assert expression(root().modules["observability"]["dispatch_failures_queue"]) == (

@@ -15,32 +15,22 @@ locals {
   alarm_actions = [aws_sns_topic.alarms.arn]
 }
 
-# Anything in a DLQ needs a human: a message failed max_receive_count times.
-resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  for_each = var.queues
-
-  alarm_name          = "${var.name}-${each.value.dlq_name}-not-empty"
-  alarm_description   = "Messages in ${each.value.dlq_name}: the ${each.key} step gave up on them. Inspect, then redrive."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value.dlq_name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+# Anything in these queues needs a human. Keyed by queue name; the value completes the description.
+locals {
+  dead_letter_queues = merge(
+    { for step, q in var.queues : q.dlq_name => "the ${step} step gave up on them after max_receive_count deliveries. Inspect, then pixelpipe dlq redrive --queue ${step}." },
+    { (var.dispatch_failures_queue) = "dispatch-tasks failed on an upload after its async retries, so no job was created. Fix the cause, then pixelpipe dlq redrive --queue dispatch." },
+  )
 }
 
-# An S3 event dispatch-tasks failed on after every async retry: no job exists for that upload yet.
-resource "aws_cloudwatch_metric_alarm" "dispatch_failures_not_empty" {
-  alarm_name          = "${var.name}-${var.dispatch_failures_queue}-not-empty"
-  alarm_description   = "Messages in ${var.dispatch_failures_queue}: dispatch-tasks failed on an upload after its async retries, so no job was created. Fix the cause, then pixelpipe dlq redrive --queue dispatch."
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  for_each = local.dead_letter_queues
+
+  alarm_name          = "${var.name}-${each.key}-not-empty"
+  alarm_description   = "Messages in ${each.key}: ${each.value}"
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dispatch_failures_queue }
+  dimensions          = { QueueName = each.key }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1

@@ -16,8 +16,7 @@ output "dashboard_url" {
 output "alarm_names" {
   description = "Names of every alarm the module creates."
   value = concat(
-    [for a in aws_cloudwatch_metric_alarm.dlq_not_empty : a.alarm_name],
-    [aws_cloudwatch_metric_alarm.dispatch_failures_not_empty.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.dead_letters : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.queue_age : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.reconcile : a.alarm_name],
