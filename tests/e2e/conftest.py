@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pixelpipe.config import pipeline_config
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import LocalStack
+from support.stacks import use_changed_config
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +26,9 @@ def client(stack: LocalStack) -> JobsClient:
 @pytest.fixture
 def impatient_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """pipeline.json with fast retries (2 receives, no backoff), for a stack of the test's own."""
-    config = json.loads(json.dumps(pipeline_config()))
-    for worker in config["workers"].values():
-        worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
-    path = tmp_path / "pipeline.json"
-    path.write_text(json.dumps(config))
-    monkeypatch.setenv("PIXELPIPE_CONFIG_FILE", str(path))
-    return config
+
+    def fast_retries(config: dict) -> None:
+        for worker in config["workers"].values():
+            worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
+
+    return use_changed_config(tmp_path, monkeypatch, fast_retries)

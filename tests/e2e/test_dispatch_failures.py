@@ -10,41 +10,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
 import pytest
 from moto import mock_aws
-from typer.testing import CliRunner
 
 from pixelpipe.config import pipeline_config
 from pixelpipe_cli import operations
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.main import app
 from pixelpipe_cli.provision import create_jobs_table, provision
 from pixelpipe_cli.stack import LocalStack
 from pixelpipe_cli.target import Target
 from support.inputs import SAMPLES
+from support.stacks import cli, wait_until
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
-
-
-def cli(stack: LocalStack, *args: str) -> Any:
-    env = {"PIXELPIPE_TARGET": str(stack.target_path), "COLUMNS": "200"}
-    return CliRunner().invoke(app, list(args), env=env)
-
-
-def wait_until(condition: Callable[[], T], timeout: float = 30, every: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def dispatch_config() -> dict[str, Any]:
@@ -65,7 +48,7 @@ def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job
         job_id = client.upload(SAMPLES / "cat.png", key_name="outage-cat.png")
         # THEN dispatch is tried 1 + maximum_retry_attempts times, then the S3 event is parked in the
         # dispatch failures queue instead of being dropped
-        parked = wait_until(lambda: operations.dlq_list(stack.target, "dispatch")[0].visible == 1)
+        parked = wait_until(lambda: operations.dlq_list(stack.target, "dispatch")[0].visible == 1, timeout=30)
         assert parked, f"the S3 event never reached the failure queue:\n{dispatch_log(stack)[-3000:]}"
         tries = 1 + dispatch_config()["maximum_retry_attempts"]
         assert dispatch_log(stack).count("dispatch-tasks failed") == tries
@@ -113,7 +96,7 @@ def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job
         stack.target.client("sqs").send_message(
             QueueUrl=stack.target.queues["_s3_events"]["url"], MessageBody=json.dumps(event)
         )
-        assert wait_until(lambda: '"action":"duplicate"' in dispatch_log(stack))
+        assert wait_until(lambda: '"action":"duplicate"' in dispatch_log(stack), timeout=30)
         assert [j["jobId"] for j in client.list()] == [job_id]
         again = operations.dlq_redrive(stack.target, "dispatch")
         assert [(r.step, r.found) for r in again] == [("dispatch", 0)]

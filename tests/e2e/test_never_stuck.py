@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -11,20 +10,17 @@ import pytest
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import LocalStack, all_functions
 from support.inputs import SAMPLES
+from support.stacks import use_changed_config
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def short_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    from pixelpipe.config import pipeline_config
+    def quick_deadline(config: dict) -> None:
+        config["limits"].update(job_deadline_seconds=3, sweep_interval_seconds=1)
 
-    config = json.loads(json.dumps(pipeline_config()))
-    config["limits"].update(job_deadline_seconds=3, sweep_interval_seconds=1)
-    path = tmp_path / "pipeline.json"
-    path.write_text(json.dumps(config))
-    monkeypatch.setenv("PIXELPIPE_CONFIG_FILE", str(path))
-    return config
+    return use_changed_config(tmp_path, monkeypatch, quick_deadline)
 
 
 def test_the_sweeper_fails_a_job_whose_message_was_dropped(short_deadline: dict, tmp_path: Path) -> None:

@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import json
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from typer.testing import CliRunner
 
 from pixelpipe_cli import operations
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.main import app
 from pixelpipe_cli.stack import LocalStack
 from support.inputs import SAMPLES
+from support.stacks import cli, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
 NS = {"svg": "http://www.w3.org/2000/svg"}
-T = TypeVar("T")
-
-
-def cli(stack: LocalStack, *args: str) -> object:
-    return CliRunner().invoke(app, list(args), env={"PIXELPIPE_TARGET": str(stack.target_path)})
 
 
 def resize_events(job: dict) -> list[str]:
     return [entry["event"] for entry in job["history"] if entry["step"] == "resize"]
-
-
-def wait_until(condition: Callable[[], T], timeout: float = 20, every: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def finished(client: JobsClient, job_id: str) -> dict:
@@ -48,7 +30,8 @@ def finished(client: JobsClient, job_id: str) -> dict:
             and record["status"] in ("COMPLETE", "FAILED")
             and all(s["status"] in ("SUCCEEDED", "FAILED") for s in record["steps"].values())
             and record
-        )
+        ),
+        timeout=20,
     )
     assert job, f"job {job_id} did not finish: {client.get(job_id)}"
     return job
@@ -57,7 +40,7 @@ def finished(client: JobsClient, job_id: str) -> dict:
 def impatient_resize(config: dict, tmp_path: Path, max_receive_count: int) -> None:
     """Rewrite the test's pipeline.json (before anything reads it) with resize's receive limit."""
     config["workers"]["resize"]["max_receive_count"] = max_receive_count
-    (tmp_path / "pipeline.json").write_text(json.dumps(config))
+    write_config(tmp_path, config)
 
 
 def test_retry_after_a_transient_failure_completes_rerunning_only_the_failed_step(
@@ -110,7 +93,7 @@ def test_retry_refuses_a_complete_job_unless_forced_then_runs_it_again(
     assert forced.exit_code == 0, forced.output
     assert json.loads(forced.output) == [job_id]
     # THEN every step runs again and the job is COMPLETE once more
-    job = wait_until(lambda: (r := client.get(job_id)) and r["status"] == "COMPLETE" and r)
+    job = wait_until(lambda: (r := client.get(job_id)) and r["status"] == "COMPLETE" and r, timeout=20)
     assert job and {s["attempts"] for s in job["steps"].values()} == {2}
     assert [e["event"] for e in job["history"]].count("COMPLETE") == 2
     assert job["labels"][0]["name"] == "espresso"
@@ -118,7 +101,7 @@ def test_retry_refuses_a_complete_job_unless_forced_then_runs_it_again(
 
 def test_retry_refuses_a_pending_job_and_an_unknown_step(stack: LocalStack, client: JobsClient) -> None:
     job_id = client.upload(SAMPLES / "cat.png", key_name="retry-pending.png")
-    job = wait_until(lambda: client.get(job_id))
+    job = wait_until(lambda: client.get(job_id), timeout=20)
     if job["status"] == "PENDING":  # usually: the steps take a moment
         with pytest.raises(operations.OperationError, match="PENDING"):
             operations.retry_job(stack.target, job_id)
@@ -135,7 +118,7 @@ def test_a_dlq_redrive_gets_the_dead_message_processed(impatient_config: dict, t
         client.s3.delete_bucket(Bucket=stack.target.thumbnail_bucket)
         job_id = client.upload(SAMPLES / "cat.png")
         assert finished(client, job_id)["status"] == "FAILED"
-        dead = wait_until(lambda: operations.dlq_list(stack.target, "resize")[0].visible == 1)
+        dead = wait_until(lambda: operations.dlq_list(stack.target, "resize")[0].visible == 1, timeout=20)
         assert dead, "the resize message never reached the DLQ"
         listed = cli(stack, "dlq", "list", "--json")
         assert listed.exit_code == 0, listed.output
