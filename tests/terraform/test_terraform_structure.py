@@ -62,14 +62,14 @@ EVERY_WORKER = {
     "states:StartExecution",
 }
 WORKER_EXTRA_ACTIONS = {"resize": {"s3:PutObject"}, "analysis": {"rekognition:DetectLabels"}}
-STATE_MACHINE_ACTIONS = {
-    "dynamodb:UpdateItem",
-    "dynamodb:GetItem",
-    "cloudwatch:PutMetricData",
+# A traced Express state machine that logs to CloudWatch needs these, all without resource-level permission.
+STATE_MACHINE_TRACING = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
+}
+STATE_MACHINE_LOG_DELIVERY = {
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -79,22 +79,19 @@ STATE_MACHINE_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
+STATE_MACHINE_ACTIONS = {
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "cloudwatch:PutMetricData",
+    *STATE_MACHINE_TRACING,
+    *STATE_MACHINE_LOG_DELIVERY,
+}
 # Actions AWS offers no resource-level permission for: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
+    *STATE_MACHINE_TRACING,
+    *STATE_MACHINE_LOG_DELIVERY,
     "rekognition:DetectLabels",
     "cloudwatch:PutMetricData",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
 }
 # The resource each service's actions must name (by the reference expression in the .tf).
 RESOURCE_OF_SERVICE = {
