@@ -28,6 +28,7 @@ module "jobs_table" {
 
   name                = "${local.prefix}${local.config.table.name}"
   status_index_name   = local.config.table.status_index
+  deadline_index_name = local.config.table.deadline_index
   deletion_protection = var.table_deletion_protection
 }
 
@@ -184,6 +185,7 @@ module "sweeper" {
   interval_minutes    = ceil(local.config.limits.sweep_interval_seconds / 60)
   jobs_table_arn      = module.jobs_table.table_arn
   status_index_name   = local.config.table.status_index
+  deadline_index_name = local.config.table.deadline_index
   state_machine_arn   = module.reconciler.state_machine_arn
   log_retention_days  = var.log_retention_days
   vpc_config          = local.vpc_config

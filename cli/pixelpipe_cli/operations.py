@@ -26,9 +26,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.topic import JobsTopic
-from pixelpipe.config import workers
+from pixelpipe.config import pipeline_config, workers
 from pixelpipe.logic.clock import now_iso
-from pixelpipe.logic.jobs import COMPLETE, FAILED, PENDING, STEP_FAILED, STEP_SUCCEEDED, JobMessage
+from pixelpipe.logic.jobs import (
+    COMPLETE,
+    FAILED,
+    PENDING,
+    STEP_FAILED,
+    STEP_SUCCEEDED,
+    JobMessage,
+    deadline_after,
+    rejected_at_intake,
+)
 from pixelpipe_cli.target import Target
 
 
@@ -38,6 +47,11 @@ class OperationError(Exception):
 
 def _jobs(target: Target) -> JobsTable:
     return JobsTable(target.client("dynamodb"), target.jobs_table, target.status_index)
+
+
+def _deadline_seconds() -> int:
+    """A reopened job gets the same time to finish as a new one."""
+    return pipeline_config()["limits"]["job_deadline_seconds"]
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -53,11 +67,6 @@ class RetryResult:
     steps: list[str]
     message_id: str
     previous_status: str
-
-
-def rejected_at_intake(job: dict[str, Any]) -> bool:
-    """Failed by dispatch before any worker saw it (empty, too large): running the steps can't help."""
-    return any(e.get("step") == "dispatch" and e.get("event") == FAILED for e in job.get("history", []))
 
 
 def steps_to_retry(job: dict[str, Any], steps: list[str] | None = None, force: bool = False) -> list[str]:
@@ -114,7 +123,8 @@ def retry_job(
     chosen = steps_to_retry(job, steps, force)
     detail = f"re-run {', '.join(chosen)}" + (" (forced)" if force and job["status"] == COMPLETE else "")
     try:
-        jobs.reopen_steps(job_id, chosen, now_iso(), detail, force)
+        now = now_iso()
+        jobs.reopen_steps(job_id, chosen, now, detail, force, deadline_after(now, _deadline_seconds()))
     except ClientError as error:
         if _is_conditional_failure(error):
             raise OperationError(
@@ -377,7 +387,15 @@ def _reopen_for_redrive(jobs: JobsTable, by_job: dict[str, list[str]]) -> list[s
         if not again:
             continue
         try:
-            jobs.reopen_steps(job_id, again, now_iso(), f"DLQ redrive of {', '.join(again)}", force=False)
+            now = now_iso()
+            jobs.reopen_steps(
+                job_id,
+                again,
+                now,
+                f"DLQ redrive of {', '.join(again)}",
+                force=False,
+                deadline_at=deadline_after(now, _deadline_seconds()),
+            )
             reopened.append(job_id)
         except ClientError as error:
             if not _is_conditional_failure(error):

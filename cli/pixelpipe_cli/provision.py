@@ -41,7 +41,7 @@ def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
 
 
 def create_jobs_table(ddb: Any) -> None:
-    """The jobs table with its status index, as modules/jobs_table declares it."""
+    """The jobs table with its status and deadline indexes, as modules/jobs_table declares it."""
     table = pipeline_config()["table"]
     ddb.create_table(
         TableName=table["name"],
@@ -51,6 +51,7 @@ def create_jobs_table(ddb: Any) -> None:
             {"AttributeName": "jobId", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "createdAt", "AttributeType": "S"},
+            {"AttributeName": "deadlineAt", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
             {
@@ -60,7 +61,15 @@ def create_jobs_table(ddb: Any) -> None:
                     {"AttributeName": "createdAt", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": table["deadline_index"],
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "deadlineAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["steps"]},
+            },
         ],
     )
 

@@ -65,13 +65,14 @@ class ReconcileStack:
     state_machine_arn: str
     cloudwatch: Any | None = None  # where the machine's metrics land; None where they are not emulated
 
-    def metric_sum(self, name: str) -> float:
+    def metric_sum(self, name: str, dimensions: list[dict[str, str]] | None = None) -> float:
         """Everything sent so far to one of the pipeline's CloudWatch metrics."""
         assert self.cloudwatch is not None
         now = datetime.now(UTC)
         datapoints = self.cloudwatch.get_metric_statistics(
             Namespace=pipeline_config()["metrics"]["namespace"],
             MetricName=name,
+            Dimensions=dimensions or [],
             StartTime=now - timedelta(hours=1),
             EndTime=now + timedelta(hours=1),
             Period=60,

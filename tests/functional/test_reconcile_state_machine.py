@@ -19,6 +19,8 @@ from pixelpipe.logic.deadlines import timeout_reason
 from pixelpipe.logic.jobs import SourceObject, StepCompletion, job_id_for, new_job_record
 
 KEEP = "Keep terminal state"
+DEADLINE_MOVED = "Deadline moved or job finished"
+DEADLINE = 900
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 RESULTS: dict[str, Any] = {
     "thumbnails": [
@@ -79,7 +81,7 @@ def job_id(reconcile_stack) -> str:
         content_type="image/png",
     )
     new_id = job_id_for(source)
-    reconcile_stack.put_job(new_job_record(new_id, source, step_names(), at(0)))
+    reconcile_stack.put_job(new_job_record(new_id, source, step_names(), at(0), deadline_at=at(DEADLINE)))
     return new_id
 
 
@@ -158,7 +160,7 @@ def test_a_failed_step_fails_the_job_and_a_later_success_is_recorded_without_rev
     late = reconcile_stack.run_ok(completion_input(completion(job_id, "resize", 1, 5)), "late")
 
     # THEN its result is recorded but the job stays FAILED with its first reason and finish time
-    assert late.path[-3:] == ["Record step success", "Job still pending?", "Keep terminal state"]
+    assert late.path[-4:] == ["Record step success", "Count step result", "Job still pending?", KEEP]
     job = reconcile_stack.job(job_id)
     assert job["status"] == "FAILED"
     assert (job["succeededCount"], job["failedCount"]) == (1, 1)
@@ -323,7 +325,7 @@ def test_a_deadline_leaves_a_finished_job_unchanged(reconcile_stack, job_id, out
     execution = reconcile_stack.run_ok(deadline_input(job_id, at(900), "timeout: late sweep"), "deadline")
 
     # THEN the record is exactly as it was
-    assert execution.path == ["Is this a deadline?", "Fail job past its deadline", "Keep terminal state"]
+    assert execution.path == ["Is this a deadline?", "Fail job past its deadline", DEADLINE_MOVED]
     assert reconcile_stack.job(job_id) == finished
 
 
@@ -344,7 +346,7 @@ def test_both_steps_failing_fail_the_job_once_with_the_first_reason(reconcile_st
     # THEN the job was failed once, by the first failure, and both failures are counted
     assert_went_through(first, "Record step failure", "Mark job FAILED")
     assert KEEP not in first.path
-    assert second.path[-3:] == ["Record step failure", "Job still pending?", "Keep terminal state"]
+    assert second.path[-4:] == ["Record step failure", "Count step result", "Job still pending?", KEEP]
     job = reconcile_stack.job(job_id)
     assert job["status"] == "FAILED"
     assert (job["succeededCount"], job["failedCount"]) == (0, 2)
@@ -373,3 +375,86 @@ def test_a_job_reaching_a_terminal_state_is_counted_once_in_the_metrics(reconcil
     # THEN exactly one completed job was counted, and no failed one
     assert reconcile_stack.metric_sum("JobsCompleted") - completed_before == 1
     assert reconcile_stack.metric_sum("JobsFailed") - failed_before == 0
+
+
+def test_a_deadline_keeps_the_reason_a_step_already_recorded(reconcile_stack, job_id):
+    # GIVEN a job still PENDING whose resize left its own reason (its completion could not be reported)
+    reconcile_stack.claim(job_id, "resize", at(1))
+    reason = "resize: attempt 1 finished SUCCEEDED but could not be reported after 5 receives: Throttling"
+    assert reconcile_stack.jobs.note_unreported(job_id, "resize", 1, at(2), reason)
+
+    # WHEN the deadline passes
+    reconcile_stack.run_ok(deadline_input(job_id, at(DEADLINE), "timeout: still PENDING"), "deadline")
+
+    # THEN the job is FAILED with the step's reason, not the bare timeout
+    job = reconcile_stack.job(job_id)
+    assert job["status"] == "FAILED"
+    assert job["failureReason"] == reason
+    assert job["history"][-1]["detail"] == "timeout: still PENDING"
+
+
+def test_a_retried_old_job_is_not_failed_by_a_sweep_that_read_it_before_the_retry(reconcile_stack, job_id):
+    # GIVEN a job that failed long ago, retried by an operator an hour after its upload
+    reconcile_stack.claim(job_id, "resize", at(1))
+    reconcile_stack.claim(job_id, "analysis", at(1))
+    reconcile_stack.run_ok(completion_input(completion(job_id, "resize", 1, 2, error="SlowDown")), "fail")
+    reconcile_stack.run_ok(completion_input(completion(job_id, "analysis", 1, 3)), "ok")
+    assert reconcile_stack.job(job_id)["status"] == "FAILED"
+    retried_at = at(3600)
+    reconcile_stack.jobs.reopen_steps(
+        job_id, ["resize"], retried_at, "re-run resize", force=False, deadline_at=at(3600 + DEADLINE)
+    )
+
+    # WHEN a sweep that saw the job as overdue (read before the retry) delivers its deadline
+    execution = reconcile_stack.run_ok(deadline_input(job_id, at(3601), "timeout: stale sweep"), "stale")
+
+    # THEN the job stays PENDING with its new deadline
+    assert execution.path[-1] == DEADLINE_MOVED
+    job = reconcile_stack.job(job_id)
+    assert job["status"] == "PENDING"
+    assert job["deadlineAt"] == at(3600 + DEADLINE)
+
+    # WHEN the retried step succeeds THEN the job completes, and its deadline is gone with it
+    reconcile_stack.claim(job_id, "resize", at(3602))
+    reconcile_stack.run_ok(completion_input(completion(job_id, "resize", 2, 3603)), "retried")
+    job = reconcile_stack.job(job_id)
+    assert job["status"] == "COMPLETE"
+    assert "deadlineAt" not in job
+    # ... and only a sweep past the new deadline would have failed it
+    assert job_events(job) == ["FAILED", "COMPLETE"]
+
+
+def test_a_deadline_fails_a_retried_job_past_its_new_deadline(reconcile_stack, job_id):
+    # GIVEN a FAILED job retried at t=3600 whose retried step never finishes
+    reconcile_stack.claim(job_id, "resize", at(1))
+    reconcile_stack.run_ok(completion_input(completion(job_id, "resize", 1, 2, error="SlowDown")), "fail")
+    reconcile_stack.jobs.reopen_steps(
+        job_id, ["resize"], at(3600), "re-run resize", force=False, deadline_at=at(3600 + DEADLINE)
+    )
+
+    # WHEN the sweep runs past the new deadline THEN the job fails with the timeout, deadline removed
+    reconcile_stack.run_ok(deadline_input(job_id, at(3600 + DEADLINE), "timeout: retried"), "deadline")
+    job = reconcile_stack.job(job_id)
+    assert (job["status"], job["failureReason"]) == ("FAILED", "timeout: retried")
+    assert "deadlineAt" not in job
+
+
+def test_step_metrics_count_only_the_attempt_the_machine_recorded(reconcile_stack, job_id):
+    if reconcile_stack.cloudwatch is None:
+        pytest.skip("this emulator does not run the CloudWatch SDK integration")
+    # GIVEN resize redelivered (attempt 2 running) and the step metrics as they stand
+    reconcile_stack.claim(job_id, "resize", at(1))
+    reconcile_stack.claim(job_id, "resize", at(2))
+    step = {"Name": "step", "Value": "resize"}
+    succeeded_before = reconcile_stack.metric_sum("StepSucceeded", [step])
+    failed_before = reconcile_stack.metric_sum("StepFailed", [step])
+
+    # WHEN the stale attempt 1 reports, then attempt 2 twice (a duplicate start)
+    reconcile_stack.run_ok(completion_input(completion(job_id, "resize", 1, 3, error="late")), "stale")
+    current = completion_input(completion(job_id, "resize", 2, 4))
+    reconcile_stack.run_ok(current, "current")
+    reconcile_stack.run_ok(current, "duplicate")
+
+    # THEN one success is counted for resize, with its duration, and no failure
+    assert reconcile_stack.metric_sum("StepSucceeded", [step]) - succeeded_before == 1
+    assert reconcile_stack.metric_sum("StepFailed", [step]) - failed_before == 0

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 
+from pixelpipe.logic.clock import parse_iso
 from pixelpipe.logic.dispatch import Dispatcher
-from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for
+from pixelpipe.logic.jobs import JobMessage, SourceObject, failed_before_dispatch, job_id_for
 
 BUCKET = "pixelpipe-uploads"
 STEPS = ["resize", "analysis"]
 MAX_BYTES = 26_214_400
+DEADLINE_SECONDS = 900
 ETAG = "9b2cf535f27731c974343645a3985328"
 
 
@@ -35,6 +37,15 @@ class InMemoryJobs:
 
     def mark_dispatched(self, job_id: str, at: str, message_id: str) -> None:
         self.records[job_id] |= {"dispatchedAt": at, "updatedAt": at}
+
+    def reopen_undispatched(self, job: dict[str, Any], at: str, detail: str, deadline_at: str) -> bool:
+        current = self.records.get(job["jobId"])
+        if current is None or current["updatedAt"] != job["updatedAt"] or not failed_before_dispatch(current):
+            return False
+        current.pop("failureReason", None)
+        current.pop("completedAt", None)
+        current |= {"status": "PENDING", "updatedAt": at, "deadlineAt": deadline_at}
+        return True
 
 
 class InMemoryTopic:
@@ -90,6 +101,7 @@ def dispatcher(jobs, topic, bucket) -> Dispatcher:
         upload_prefix="uploads/",
         steps=STEPS,
         max_input_bytes=MAX_BYTES,
+        deadline_seconds=DEADLINE_SECONDS,
     )
 
 
@@ -213,6 +225,7 @@ def test_a_record_left_without_dispatched_at_is_republished(dispatcher, jobs, to
         upload_prefix="uploads/",
         steps=STEPS,
         max_input_bytes=MAX_BYTES,
+        deadline_seconds=DEADLINE_SECONDS,
     )
     with pytest.raises(ConnectionError):
         crashed.dispatch(source)
@@ -278,3 +291,61 @@ def test_an_event_without_version_ignores_heads_version_when_the_object_was_over
     assert jobs.records[result.job_id]["source"]["versionId"] is None
     assert result.job_id == job_id_for(source)
     assert topic.published[0].version_id is None
+
+
+def test_a_new_job_gets_a_deadline_counted_from_its_creation(dispatcher, jobs, bucket):
+    # GIVEN an uploaded image WHEN it is dispatched
+    result = dispatcher.dispatch(uploaded(bucket, "uploads/chelsea.jpg"))
+
+    # THEN its record carries deadlineAt, job_deadline_seconds after createdAt
+    record = jobs.records[result.job_id]
+    waited = parse_iso(record["deadlineAt"]) - parse_iso(record["createdAt"])
+    assert waited.total_seconds() == DEADLINE_SECONDS
+
+
+def test_a_rejected_upload_has_no_deadline(dispatcher, jobs, bucket):
+    result = dispatcher.dispatch(uploaded(bucket, "uploads/empty.jpg", size=0))
+    assert jobs.records[result.job_id]["status"] == "FAILED"
+    assert "deadlineAt" not in jobs.records[result.job_id]
+
+
+def test_a_redelivered_event_publishes_a_job_the_sweeper_failed_before_its_message_went_out(
+    dispatcher, jobs, topic, bucket
+):
+    # GIVEN a record whose publish failed, then failed by the sweeper (FAILED, never dispatched)
+    source = uploaded(bucket, "uploads/chelsea.jpg")
+    crashed = dataclasses.replace(dispatcher, topic=_ExplodingTopic())
+    with pytest.raises(ConnectionError):
+        crashed.dispatch(source)
+    job_id = job_id_for(source)
+    jobs.records[job_id] |= {
+        "status": "FAILED",
+        "failureReason": "timeout: still PENDING",
+        "completedAt": "2026-01-01T00:00:00.000Z",
+        "updatedAt": "2026-01-01T00:00:00.000Z",
+    }
+
+    # WHEN the event is delivered again (a redrive from the dispatch failures queue)
+    result = dispatcher.dispatch(source)
+
+    # THEN the job is PENDING again with a fresh deadline, and its one message is published
+    assert result.action == "republished"
+    record = jobs.records[job_id]
+    assert record["status"] == "PENDING"
+    assert "failureReason" not in record
+    assert record["deadlineAt"] > "2026-01-01T00:00:00.000Z"
+    assert topic.published == [JobMessage(job_id, BUCKET, "uploads/chelsea.jpg", "v1", STEPS)]
+    assert record["dispatchedAt"]
+
+
+def test_a_redelivered_event_leaves_a_failed_job_whose_steps_ran_alone(dispatcher, jobs, topic, bucket):
+    # GIVEN a job that was dispatched and failed in a step
+    source = uploaded(bucket, "uploads/chelsea.jpg")
+    job_id = dispatcher.dispatch(source).job_id
+    jobs.records[job_id]["status"] = "FAILED"
+    jobs.records[job_id]["steps"]["resize"]["status"] = "FAILED"
+
+    # WHEN its event comes again THEN it is a duplicate: the operator's retry is the way back
+    assert dispatcher.dispatch(source).action == "duplicate"
+    assert jobs.records[job_id]["status"] == "FAILED"
+    assert len(topic.published) == 1

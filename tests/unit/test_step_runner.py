@@ -44,6 +44,19 @@ class Claims:
         self.calls.append((job_id, step, at, detail))
         return None if self.next_attempt is None else Claim(attempt=self.next_attempt)
 
+    unreported: list[tuple[str, str, int, str]]
+
+    def note_unreported(self, job_id: str, step: str, attempt: int, at: str, reason: str) -> bool:
+        self.unreported = [*getattr(self, "unreported", []), (job_id, step, attempt, reason)]
+        return True
+
+
+class UnreachableReconciler:
+    """StartExecution failing even after the SDK's own retries."""
+
+    def report(self, completion: StepCompletion) -> None:
+        raise ConnectionError("states.us-east-1.amazonaws.com unreachable")
+
 
 class Reports:
     def __init__(self) -> None:
@@ -163,3 +176,39 @@ def test_a_receive_past_the_limit_also_gives_up():
     with pytest.raises(GiveUp):
         runner(claims, reports, Work(error=TransientError("x"))).handle(Delivery(MESSAGE, receive_count=7))
     assert [c.succeeded for c in reports.completions] == [False]
+
+
+def test_a_completion_that_cannot_be_reported_is_retried_by_sqs_before_the_last_receive():
+    # GIVEN the work succeeds but StartExecution fails, on an early receive
+    claims, work = Claims(next_attempt=2), Work(result=THUMBNAILS)
+    step_runner = StepRunner(
+        worker=WORKER, jobs=claims, reconcile=UnreachableReconciler(), work=work, clock=ticking_clock()
+    )
+
+    # WHEN it is handled THEN the error goes back to SQS for another delivery and nothing is noted yet
+    with pytest.raises(ConnectionError):
+        step_runner.handle(Delivery(MESSAGE, receive_count=2))
+    assert getattr(claims, "unreported", []) == []
+
+
+@pytest.mark.parametrize("work", [Work(result=THUMBNAILS), Work(error=PermanentError("not an image"))])
+def test_a_completion_that_cannot_be_reported_on_the_last_receive_leaves_its_reason_on_the_job(work):
+    # GIVEN the last allowed receive, the work done (or failed for good), and StartExecution failing
+    claims = Claims(next_attempt=MAX_RECEIVES)
+    step_runner = StepRunner(
+        worker=WORKER, jobs=claims, reconcile=UnreachableReconciler(), work=work, clock=ticking_clock()
+    )
+
+    # WHEN it is handled
+    with pytest.raises(GiveUp) as gave_up:
+        step_runner.handle(Delivery(MESSAGE, receive_count=MAX_RECEIVES))
+
+    # THEN the step's own reason is written on the job, naming the attempt, its outcome and the error
+    [(job_id, step, attempt, reason)] = claims.unreported
+    assert (job_id, step, attempt) == ("job-1", "resize", MAX_RECEIVES)
+    outcome = "SUCCEEDED" if work.error is None else "FAILED"
+    assert reason == (
+        f"resize: attempt {MAX_RECEIVES} finished {outcome} but could not be reported after "
+        f"{MAX_RECEIVES} receives: ConnectionError: states.us-east-1.amazonaws.com unreachable"
+    )
+    assert str(gave_up.value) == reason

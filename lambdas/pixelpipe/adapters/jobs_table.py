@@ -16,6 +16,7 @@ from pixelpipe.logic.jobs import (
     STEP_PENDING,
     STEP_RUNNING,
     STEP_SUCCEEDED,
+    failed_before_dispatch,
     history_entry,
 )
 
@@ -32,10 +33,13 @@ class Claim:
 
 
 class JobsTable:
-    def __init__(self, client: Any, table_name: str, status_index: str) -> None:
+    def __init__(
+        self, client: Any, table_name: str, status_index: str, deadline_index: str | None = None
+    ) -> None:
         self._client = client
         self._table = table_name
         self._status_index = status_index
+        self._deadline_index = deadline_index
 
     def create(self, record: dict[str, Any]) -> bool:
         """Put a new job; False when it exists already (a duplicate S3 event)."""
@@ -115,12 +119,13 @@ class JobsTable:
         return Claim(attempt=int(attempts))
 
     def reopen_steps(
-        self, job_id: str, steps: list[str], at: str, detail: str, force: bool
+        self, job_id: str, steps: list[str], at: str, detail: str, force: bool, deadline_at: str
     ) -> dict[str, Any]:
         """An operator's retry: the job back to PENDING for `steps`, keeping attempts and history.
 
         Only a FAILED job (or, with `force`, a COMPLETE one) is reopened; each reopened step goes back to
         PENDING and leaves the succeeded/failed counts, so the next completions finish the job again.
+        The job gets a new `deadlineAt`: its deadline counts from the retry, not from the upload.
         Raises LookupError (no such job), ValueError (a step the job doesn't have, or no steps) and
         ClientError ConditionalCheckFailedException when the job is in another status or changed
         between the read and the write.
@@ -135,9 +140,15 @@ class JobsTable:
         if unknown:
             raise ValueError(f"job {job_id} has no step {', '.join(unknown)}")
         names = {"#status": "status"}
-        sets = ["#status = :pending", "updatedAt = :at", "history = list_append(history, :h)"]
+        sets = [
+            "#status = :pending",
+            "updatedAt = :at",
+            "deadlineAt = :deadline",
+            "history = list_append(history, :h)",
+        ]
         values: dict[str, Any] = {
             ":pending": {"S": PENDING},
+            ":deadline": {"S": deadline_at},
             ":step_pending": {"S": STEP_PENDING},
             ":at": {"S": at},
             ":h": to_typed([history_entry(at, "operator", "retry", detail)]),
@@ -171,6 +182,96 @@ class JobsTable:
             ReturnValues="ALL_NEW",
         )
         return from_item(response["Attributes"])
+
+    def reopen_undispatched(self, job: dict[str, Any], at: str, detail: str, deadline_at: str) -> bool:
+        """A job whose message was never published (the sweeper failed it meanwhile) back to PENDING.
+
+        Only a job that `failed_before_dispatch` qualifies, and only if it did not change since `job` was
+        read; False when it does not.
+        """
+        if not failed_before_dispatch(job):
+            return False
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"jobId": {"S": job["jobId"]}},
+                UpdateExpression=(
+                    "SET #status = :pending, updatedAt = :at, deadlineAt = :deadline, "
+                    "history = list_append(history, :h) REMOVE failureReason, completedAt"
+                ),
+                ConditionExpression=(
+                    "#status = :failed AND attribute_not_exists(dispatchedAt) AND updatedAt = :seen"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": PENDING},
+                    ":failed": {"S": FAILED},
+                    ":at": {"S": at},
+                    ":deadline": {"S": deadline_at},
+                    ":seen": {"S": job["updatedAt"]},
+                    ":h": to_typed([history_entry(at, "dispatch", "reopened", detail)]),
+                },
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def note_unreported(self, job_id: str, step: str, attempt: int, at: str, reason: str) -> bool:
+        """Keep a step's reason on the job when its completion could not reach the state machine.
+
+        The step stays RUNNING (only the reconciler finishes steps), so the deadline fails the job later,
+        and that transition keeps this reason. False when the attempt is no longer the current one.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"jobId": {"S": job_id}},
+                UpdateExpression=(
+                    "SET failureReason = if_not_exists(failureReason, :reason), "
+                    "steps.#step.#error = :reason, updatedAt = :at, history = list_append(history, :h)"
+                ),
+                ConditionExpression=(
+                    "#status = :pending AND steps.#step.#status = :running "
+                    "AND steps.#step.attempts = :attempt"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#step": step, "#error": "error"},
+                ExpressionAttributeValues={
+                    ":reason": {"S": reason},
+                    ":pending": {"S": PENDING},
+                    ":running": {"S": STEP_RUNNING},
+                    ":attempt": {"N": str(attempt)},
+                    ":at": {"S": at},
+                    ":h": to_typed([history_entry(at, step, "unreported", reason, attempt=attempt)]),
+                },
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def overdue(self, now: str, limit: int = 500) -> list[dict[str, Any]]:
+        """PENDING jobs whose `deadlineAt` has passed, through the deadline index (sparse: only PENDING
+        jobs carry the attribute)."""
+        if not self._deadline_index:
+            raise RuntimeError("this JobsTable was built without the deadline index")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self._deadline_index,
+            "KeyConditionExpression": "#status = :pending AND deadlineAt <= :now",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": PENDING}, ":now": {"S": now}},
+        }
+        while len(items) < limit:
+            page = self._client.query(**kwargs, Limit=limit - len(items))
+            items += [from_item(i) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items
 
     def by_status(
         self, status: str, created_before: str | None = None, limit: int = 100

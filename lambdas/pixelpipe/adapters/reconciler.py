@@ -20,6 +20,8 @@ def completion_input(completion: StepCompletion) -> dict[str, Any]:
         "outcome": completion.outcome,
         "at": completion.finished_at,
         "resultField": completion.result_field,
+        "stepMetric": "StepSucceeded" if completion.succeeded else "StepFailed",
+        "durationMs": completion.duration_ms,
         "failureReason": f"{completion.step}: {completion.error}" if completion.error else "",
         "dynamo": {
             "record": to_typed(completion.step_record()),

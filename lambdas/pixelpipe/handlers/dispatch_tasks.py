@@ -28,6 +28,7 @@ _dispatcher = Dispatcher(
     upload_prefix=_config["storage"]["upload_prefix"],
     steps=step_names(),
     max_input_bytes=_config["limits"]["max_input_bytes"],
+    deadline_seconds=_config["limits"]["job_deadline_seconds"],
 )
 
 

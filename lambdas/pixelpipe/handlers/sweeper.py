@@ -36,7 +36,12 @@ class DeadlineReporter:
 
 
 _sweeper = Sweeper(
-    jobs=JobsTable(boto3.client("dynamodb"), _resources.table, _config["table"]["status_index"]),
+    jobs=JobsTable(
+        boto3.client("dynamodb"),
+        _resources.table,
+        _config["table"]["status_index"],
+        _config["table"]["deadline_index"],
+    ),
     reconcile=DeadlineReporter(Reconciler(boto3.client("stepfunctions"), _resources.state_machine_arn)),
     deadline_seconds=_config["limits"]["job_deadline_seconds"],
 )

@@ -19,7 +19,7 @@ from pixelpipe.adapters.reconciler import Reconciler, completion_input
 from pixelpipe.config import Resources, pipeline_config, workers
 from pixelpipe.logic.jobs import JobMessage, StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
-from pixelpipe.metrics import metrics, record_retry, record_step
+from pixelpipe.metrics import metrics, record_retry
 from pixelpipe.tracing import current_trace_header, job_subsegment, subsegment, tracer
 
 logger = Logger()
@@ -36,8 +36,8 @@ class ReconcileReporter:
             arn = self._reconciler.start(
                 completion.execution_name(), completion_input(completion), current_trace_header()
             )
+        # Step metrics are counted by the state machine, for the attempt it actually records.
         logger.info("reconcile started", job_id=completion.job_id, outcome=completion.outcome, execution=arn)
-        record_step(completion)
 
 
 def backoff_seconds(receive_count: int, base: int, ceiling: int) -> int:

@@ -1,7 +1,9 @@
-"""Never stuck: jobs still PENDING past the deadline are failed with reason `timeout`.
+"""Never stuck: jobs still PENDING past their deadline are failed with reason `timeout`.
 
-The sweep only finds them; the reconcile state machine makes the change, so a job that finished in
-the meantime keeps its terminal state.
+A job's `deadlineAt` is set when it is created and again when an operator retries it, so a retry of
+an old job gets a full deadline. The sweep only finds overdue jobs; the reconcile state machine makes
+the change, and only while the job is still PENDING with the deadline passed, so a job that finished
+or was reopened after the sweep read it keeps its state.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pixelpipe.logic.jobs import PENDING
 
 
 class ListsJobs(Protocol):
+    def overdue(self, now: str, limit: int = 500) -> list[dict[str, Any]]: ...
+
     def by_status(
         self, status: str, created_before: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]: ...
@@ -29,7 +33,10 @@ def timeout_reason(job: dict[str, Any], deadline_seconds: int) -> str:
         name for name, step in job.get("steps", {}).items() if step.get("status") not in ("SUCCEEDED",)
     ]
     waiting_on = ", ".join(unfinished) or "none"
-    return f"timeout: still PENDING {deadline_seconds} s after creation; unfinished steps: {waiting_on}"
+    return (
+        f"timeout: still PENDING {deadline_seconds} s after it was created or last retried; "
+        f"unfinished steps: {waiting_on}"
+    )
 
 
 @dataclass
@@ -39,8 +46,14 @@ class Sweeper:
     deadline_seconds: int
 
     def sweep(self, now: str, limit: int = 500) -> list[str]:
+        overdue = self.jobs.overdue(now, limit=limit)
+        # Records written before jobs carried deadlineAt: their deadline counts from creation.
         cutoff = format_iso(parse_iso(now) - timedelta(seconds=self.deadline_seconds))
-        overdue = self.jobs.by_status(PENDING, created_before=cutoff, limit=limit)
+        overdue += [
+            job
+            for job in self.jobs.by_status(PENDING, created_before=cutoff, limit=limit)
+            if "deadlineAt" not in job
+        ]
         for job in overdue:
             self.reconcile.fail_past_deadline(job["jobId"], timeout_reason(job, self.deadline_seconds))
         return [job["jobId"] for job in overdue]

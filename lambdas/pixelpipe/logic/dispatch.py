@@ -2,7 +2,9 @@
 
 Safe to repeat: the job id is deterministic and the record is created with a conditional put, so a
 duplicate S3 event publishes nothing new, while a repeat after a crash between the record and the
-publish (no `dispatchedAt` yet) publishes the message that was missed.
+publish (no `dispatchedAt` yet) publishes the message that was missed — also when the sweeper failed
+that never-started job in the meantime (a redrive from the dispatch failures queue): it is reopened
+with a fresh deadline first.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pixelpipe.logic.clock import now_iso
-from pixelpipe.logic.jobs import PENDING, JobMessage, SourceObject, job_id_for, new_job_record
+from pixelpipe.logic.jobs import (
+    PENDING,
+    JobMessage,
+    SourceObject,
+    deadline_after,
+    job_id_for,
+    new_job_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +30,7 @@ class JobStore(Protocol):
     def create(self, record: dict[str, Any]) -> bool: ...
     def get(self, job_id: str) -> dict[str, Any] | None: ...
     def mark_dispatched(self, job_id: str, at: str, message_id: str) -> None: ...
+    def reopen_undispatched(self, job: dict[str, Any], at: str, detail: str, deadline_at: str) -> bool: ...
 
 
 class Publisher(Protocol):
@@ -55,6 +65,7 @@ class Dispatcher:
     upload_prefix: str
     steps: list[str]
     max_input_bytes: int
+    deadline_seconds: int
 
     def dispatch(self, source: SourceObject, trace_id: str | None = None) -> DispatchResult:
         if not source.key.startswith(self.upload_prefix) or source.key.endswith("/"):
@@ -66,7 +77,15 @@ class Dispatcher:
         job_id = job_id_for(source)
         now = now_iso()
         rejection = intake_rejection(source, self.max_input_bytes)
-        record = new_job_record(job_id, source, self.steps, now, trace_id=trace_id, rejection=rejection)
+        record = new_job_record(
+            job_id,
+            source,
+            self.steps,
+            now,
+            trace_id=trace_id,
+            rejection=rejection,
+            deadline_at=deadline_after(now, self.deadline_seconds),
+        )
         if self.jobs.create(record):
             if rejection:
                 return DispatchResult(job_id, "rejected", rejection)
@@ -76,6 +95,14 @@ class Dispatcher:
         if existing.get("status") == PENDING and not existing.get("dispatchedAt"):
             self._publish(job_id, source, now)
             return DispatchResult(job_id, "republished", "record existed without a published message")
+        if self.jobs.reopen_undispatched(
+            existing,
+            now,
+            "event delivered again; the job's message was never published",
+            deadline_after(now, self.deadline_seconds),
+        ):
+            self._publish(job_id, source, now)
+            return DispatchResult(job_id, "republished", "failed before its message was published; reopened")
         return DispatchResult(job_id, "duplicate")
 
     def _publish(self, job_id: str, source: SourceObject, now: str) -> None:

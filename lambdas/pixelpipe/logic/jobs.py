@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from pixelpipe.logic.clock import format_iso, parse_iso
 
 PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
 STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
@@ -43,6 +46,11 @@ def job_id_for(source: SourceObject) -> str:
     return str(uuid.uuid5(_JOB_NAMESPACE, f"{source.bucket}\n{source.key}\n{revision}"))
 
 
+def deadline_after(now: str, seconds: int) -> str:
+    """When a job started (or reopened) at `now` is overdue."""
+    return format_iso(parse_iso(now) + timedelta(seconds=seconds))
+
+
 def history_entry(at: str, step: str, event: str, detail: str = "", **extra: Any) -> dict[str, Any]:
     return {"at": at, "step": step, "event": event, "detail": detail, **extra}
 
@@ -54,8 +62,12 @@ def new_job_record(
     now: str,
     trace_id: str | None = None,
     rejection: str | None = None,
+    deadline_at: str | None = None,
 ) -> dict[str, Any]:
-    """The record dispatch writes. A `rejection` (e.g. empty or too large) makes the job FAILED at intake."""
+    """The record dispatch writes. A `rejection` (e.g. empty or too large) makes the job FAILED at intake.
+
+    A PENDING job carries `deadlineAt`, the moment the sweeper may fail it; a retry moves it.
+    """
     record: dict[str, Any] = {
         "jobId": job_id,
         "status": FAILED if rejection else PENDING,
@@ -71,11 +83,30 @@ def new_job_record(
     }
     if trace_id:
         record["traceId"] = trace_id
+    if deadline_at and not rejection:
+        record["deadlineAt"] = deadline_at
     if rejection:
         record["failureReason"] = rejection
         record["completedAt"] = now
         record["history"].append(history_entry(now, "dispatch", FAILED, rejection))
     return record
+
+
+def rejected_at_intake(job: dict[str, Any]) -> bool:
+    """Failed by dispatch before any worker saw it (empty, too large): running the steps can't help."""
+    return any(e.get("step") == "dispatch" and e.get("event") == FAILED for e in job.get("history", []))
+
+
+def failed_before_dispatch(job: dict[str, Any]) -> bool:
+    """FAILED (by the deadline) although its message was never published and no step ever started:
+    a later delivery of its S3 event may reopen it and publish the message."""
+    started = any(step.get("status") != STEP_PENDING for step in job.get("steps", {}).values())
+    return (
+        job.get("status") == FAILED
+        and not job.get("dispatchedAt")
+        and not started
+        and not rejected_at_intake(job)
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 - A permanent error fails the step at once (no retries).
 - A transient error is retried by SQS; on the last allowed receive the step is reported FAILED and
   the message is left to go to the dead-letter queue.
+- A completion that cannot be reported on the last allowed receive is written on the job as the
+  step's reason, so the deadline that fails the job names it instead of a bare timeout.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 class ClaimsSteps(Protocol):
     def claim_step(self, job_id: str, step: str, at: str, detail: str) -> Any: ...
+    def note_unreported(self, job_id: str, step: str, attempt: int, at: str, reason: str) -> bool: ...
 
 
 class StartsReconcile(Protocol):
@@ -78,7 +81,17 @@ class StepRunner:
                 result=result,
                 error=error,
             )
-            self.reconcile.report(completion)
+            try:
+                self.reconcile.report(completion)
+            except Exception as error:
+                if delivery.receive_count < self.worker.max_receive_count:
+                    raise  # SQS delivers again; the next attempt reports its own completion
+                reason = (
+                    f"{step}: attempt {claim.attempt} finished {completion.outcome} but could not be "
+                    f"reported after {delivery.receive_count} receives: {type(error).__name__}: {error}"
+                )
+                self.jobs.note_unreported(message.job_id, step, claim.attempt, self.clock(), reason)
+                raise GiveUp(reason) from error
             return completion
 
         try:

@@ -20,12 +20,27 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
-  # The sweeper's query: jobs by status, oldest first.
+  attribute {
+    name = "deadlineAt"
+    type = "S"
+  }
+
+  # Listing jobs by status, newest first (the CLI; the sweeper for records without deadlineAt).
   global_secondary_index {
     name            = var.status_index_name
     hash_key        = "status"
     range_key       = "createdAt"
     projection_type = "ALL"
+  }
+
+  # The sweeper's query: PENDING jobs past their deadline. Sparse: only PENDING jobs carry deadlineAt,
+  # and the steps are all the sweeper reads to name what a job still waits for.
+  global_secondary_index {
+    name               = var.deadline_index_name
+    hash_key           = "status"
+    range_key          = "deadlineAt"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["steps"]
   }
 
   point_in_time_recovery {

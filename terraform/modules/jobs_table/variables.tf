@@ -13,6 +13,11 @@ variable "status_index_name" {
   type        = string
 }
 
+variable "deadline_index_name" {
+  description = "Name of the sparse global secondary index on (status, deadlineAt) the sweeper queries."
+  type        = string
+}
+
 variable "deletion_protection" {
   description = "Whether the table has deletion protection enabled."
   type        = bool

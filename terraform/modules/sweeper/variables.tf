@@ -63,6 +63,11 @@ variable "status_index_name" {
   type        = string
 }
 
+variable "deadline_index_name" {
+  description = "Name of the deadline index the sweeper queries for overdue jobs."
+  type        = string
+}
+
 variable "state_machine_arn" {
   description = "ARN of the reconcile state machine the sweeper starts for overdue jobs."
   type        = string
