@@ -9,7 +9,8 @@ CHECKOV_VERSION := 3.3.30
 STATELINT_VERSION := 3.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format up bench package checkov clean
+.PHONY: help setup demo test lint format up bench soak package checkov clean
+N ?= 200
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +44,9 @@ bench: setup ## Benchmarks, each printing ratios against a baseline timed in the
 	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_resize.py
 	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_labels.py
 	$(BIN)/python benchmarks/bench_pipeline.py --jobs 60
+
+soak: setup ## N uploads (default 200) with duplicates, bad files and injected faults; one JSON line
+	$(BIN)/python tools/soak.py --jobs $(N)
 
 package: setup ## Build one reproducible zip per Lambda into build/lambda (what Terraform deploys)
 	$(BIN)/python tools/package_lambdas.py

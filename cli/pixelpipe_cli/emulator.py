@@ -24,6 +24,8 @@ from moto import backends, server
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
+from pixelpipe_cli import emulator_s3_events
+
 
 @lru_cache(maxsize=32)
 def _parse_tree(definition: str):
@@ -40,6 +42,7 @@ def _parse(definition: str):
 
 
 def main() -> None:
+    emulator_s3_events.install()
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules

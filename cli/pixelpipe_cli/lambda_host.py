@@ -7,7 +7,10 @@ It polls the function's event source the way AWS does and calls the *same* handl
   queue's redrive policy moving a message to its DLQ after maxReceiveCount receives;
 - sweeper: an invocation every `sweep_interval_seconds`, as EventBridge Scheduler would.
 
-One process per function keeps invocations apart, as Lambda execution environments are. Like the
+One process per function keeps invocations apart, as Lambda execution environments are. As Lambda
+does, an invocation that runs past the function's timeout ends its execution environment: the
+process exits, the stack starts a new one, and the batch returns after its visibility timeout. With
+a fault plan (pixelpipe_cli.faults) the host injects AWS errors into the handler's calls. Like the
 Lambda service it also writes each invocation's function segment to X-Ray (the handler's own
 subsegments come from the X-Ray SDK via the local daemon), carries each SQS message's trace
 (AWSTraceHeader) into the invocation, and writes the queue-wait segment SQS writes on AWS.
@@ -23,20 +26,25 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 from aws_xray_sdk import global_sdk_config
 
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
+from pixelpipe_cli.faults import injector_from_env
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
 from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
 
 LABEL_BACKEND_LOCAL = "onnx"
 # Between tries of a failed dispatch-tasks invocation, times the tries so far (Lambda: ~1 min, then ~2).
 ASYNC_RETRY_BACKOFF_SECONDS = 1
+# The host's exit status when an invocation ran past the function's timeout (the stack restarts it).
+TIMED_OUT_EXIT_CODE = 124
 
 
 @dataclass
@@ -99,6 +107,11 @@ class FunctionHost:
         self.function = function
         self.spec = function_spec(function)
         os.environ.update(function_environment(target, function))
+        self.faults = injector_from_env(function)
+        if self.faults is not None:  # before the handler's module creates its clients from the session
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            self.faults.install(boto3.DEFAULT_SESSION)
         module_name, _, attribute = self.spec["handler"].rpartition(".")
         self.handler = getattr(importlib.import_module(module_name), attribute)
         global_sdk_config.set_sdk_enabled(False)  # traced only inside invocations
@@ -118,6 +131,25 @@ class FunctionHost:
         self._running = False
 
     def invoke(self, event: dict[str, Any], trace_id: str | None = None) -> Any:
+        """One invocation, ended like Lambda ends it when it runs past the function's timeout."""
+        watchdog = threading.Timer(self.spec["timeout_seconds"], self._time_out)
+        watchdog.daemon = True
+        watchdog.start()
+        if self.faults is not None:
+            self.faults.active = True
+        try:
+            return self._invoke(event, trace_id)
+        finally:
+            if self.faults is not None:
+                self.faults.active = False
+            watchdog.cancel()
+
+    def _time_out(self) -> None:
+        seconds = self.spec["timeout_seconds"]
+        print(f"{self.function}: Task timed out after {seconds:.2f} seconds", file=sys.stderr, flush=True)
+        os._exit(TIMED_OUT_EXIT_CODE)
+
+    def _invoke(self, event: dict[str, Any], trace_id: str | None = None) -> Any:
         context = LambdaContext(
             function_name=self.function,
             memory_limit_in_mb=self.spec["memory_mb"],

@@ -1,5 +1,11 @@
 """The local stack: moto in server mode on loopback, provisioned from pipeline.json, with one
-Lambda-like host process per function delivering events to the real handlers."""
+Lambda-like host process per function delivering events to the real handlers.
+
+The hosts are supervised: one that dies (a crash, a SIGKILL, an invocation past its timeout) is
+started again, as Lambda starts a new execution environment; the messages it held return to their
+queue after the visibility timeout. An optional fault plan (pixelpipe_cli.faults) is handed to every
+host, and each injected fault is logged to `faults.jsonl` in the stack's home.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,11 +21,13 @@ import requests
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import pipeline_config, workers
+from pixelpipe_cli.faults import LOG_ENV, PLAN_ENV
 from pixelpipe_cli.provision import REPO_ROOT, provision
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
 from pixelpipe_cli.xray_local import ExecutionTracer, XRayDaemon
 
 DEFAULT_PORT = 5055
+SUPERVISE_INTERVAL_SECONDS = 0.5
 
 
 def free_port() -> int:
@@ -33,9 +42,19 @@ def all_functions() -> list[str]:
 
 class LocalStack:
     def __init__(
-        self, home: Path, port: int | None = None, functions: list[str] | None = None, tracing: bool = True
+        self,
+        home: Path,
+        port: int | None = None,
+        functions: list[str] | None = None,
+        tracing: bool = True,
+        fault_plan: Path | None = None,
     ) -> None:
         self.tracing = tracing
+        self.fault_plan = fault_plan
+        self.faults_log = home / "faults.jsonl"
+        self.restarts: dict[str, int] = {}
+        self._hosts_lock = threading.Lock()
+        self._supervising = threading.Event()
         self.home = home
         self.port = port or free_port()
         self.functions = functions if functions is not None else all_functions()
@@ -66,6 +85,28 @@ class LocalStack:
         for function in self.functions:
             self.start_function(function)
         return self.target
+
+    def _supervise(self) -> None:
+        """Start again every host that exited on its own (stop_function removes a host first)."""
+        while self._supervising.is_set():
+            with self._hosts_lock:
+                dead = [f for f, process in self._hosts.items() if process.poll() is not None]
+                for function in dead:
+                    code = self._hosts[function].returncode
+                    self.restarts[function] = self.restarts.get(function, 0) + 1
+                    with (self.logs / f"{function}.log").open("a") as log:
+                        log.write(f"\n[stack] {function} exited with {code}; starting it again\n")
+                    self._start_host(function)
+            time.sleep(SUPERVISE_INTERVAL_SECONDS)
+
+    @property
+    def emulator_pid(self) -> int:
+        assert self._server is not None, "the stack is not running"
+        return self._server.pid
+
+    def host_pid(self, function: str) -> int:
+        with self._hosts_lock:
+            return self._hosts[function].pid
 
     def _start_tracing(self) -> None:
         assert self.target is not None
@@ -104,7 +145,11 @@ class LocalStack:
         raise RuntimeError(f"the emulator did not answer on {self.endpoint} within 30 s")
 
     def start_function(self, function: str) -> None:
-        log = (self.logs / f"{function}.log").open("wb")
+        with self._hosts_lock:
+            self._start_host(function)
+
+    def _start_host(self, function: str) -> None:
+        log = (self.logs / f"{function}.log").open("ab")
         env = {
             **os.environ,
             "PIXELPIPE_TARGET": str(self.target_path),
@@ -112,6 +157,8 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
             "PYTHONUNBUFFERED": "1",
         }
+        if self.fault_plan is not None:
+            env.update({PLAN_ENV: str(self.fault_plan), LOG_ENV: str(self.faults_log)})
         if self._daemon is not None:
             # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
             env.update(
@@ -125,7 +172,8 @@ class LocalStack:
         )
 
     def stop_function(self, function: str) -> None:
-        process = self._hosts.pop(function, None)
+        with self._hosts_lock:
+            process = self._hosts.pop(function, None)
         if process and process.poll() is None:
             process.terminate()
             try:
@@ -147,8 +195,13 @@ class LocalStack:
             time.sleep(0.1)
         if pending:
             raise RuntimeError(f"functions not ready after {timeout} s: {sorted(pending)}")
+        # Only hosts that started once are restarted: a host that cannot start fails the stack above.
+        if not self._supervising.is_set():
+            self._supervising.set()
+            threading.Thread(target=self._supervise, name="host-supervisor", daemon=True).start()
 
     def stop(self) -> None:
+        self._supervising.clear()
         for function in list(self._hosts):
             self.stop_function(function)
         for worker in (self._execution_tracer, self._daemon):
