@@ -59,11 +59,20 @@ def fault_plan(rate: float) -> list[dict[str, Any]]:
     ]
 
 
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+PHOTOS = [Image.open(SAMPLES / name).convert("RGB") for name in ("cat.png", "coffee.png", "rocket.jpg")]
+
+
 def good_image(index: int, rng: random.Random) -> tuple[str, bytes]:
-    """A distinct photo-like image: a gradient with noise, JPEG or PNG, 300–1600 px."""
-    width, height = rng.randint(300, 1600), rng.randint(300, 1600)
-    image = Image.radial_gradient("L").resize((width, height)).convert("RGB")
-    image.paste((rng.randrange(256), rng.randrange(256), rng.randrange(256)), (0, 0, width // 3, height // 3))
+    """A distinct real photo: a random crop (70–100 %) of a bundled sample, scaled, as JPEG or PNG."""
+    photo = PHOTOS[index % len(PHOTOS)]
+    share = rng.uniform(0.7, 1.0)
+    width, height = round(photo.width * share), round(photo.height * share)
+    left, top = rng.randint(0, photo.width - width), rng.randint(0, photo.height - height)
+    scale = rng.uniform(0.8, 1.6)
+    image = photo.crop((left, top, left + width, top + height)).resize(
+        (round(width * scale), round(height * scale))
+    )
     out = io.BytesIO()
     if index % 2:
         image.save(out, "JPEG", quality=85)
@@ -113,7 +122,9 @@ def soak(
     jobs: int, fault_rate: float, duplicate_rate: float, bad_rate: float, seed: int, tracing: bool
 ) -> dict:
     rng = random.Random(seed)
-    files = [bad_file(i, rng) if rng.random() < bad_rate else good_image(i, rng) for i in range(jobs)]
+    bad = set(rng.sample(range(jobs), max(1 if bad_rate else 0, round(jobs * bad_rate))))
+    duplicated = set(rng.sample(range(jobs), round(jobs * duplicate_rate)))
+    files = [bad_file(i, rng) if i in bad else good_image(i, rng) for i in range(jobs)]
     bad_keys = {key for key, _ in files if "/bad-" in key}
     with tempfile.TemporaryDirectory(prefix="pixelpipe-soak-") as home:
         plan = Path(home) / "faults.json"
@@ -125,12 +136,12 @@ def soak(
             duplicates = 0
             started = time.monotonic()
 
-            def upload(item: tuple[str, bytes]) -> tuple[str, str, bool]:
-                name, data = item
+            def upload(index: int) -> tuple[str, str, bool]:
+                name, data = files[index]
                 key = target.upload_prefix + name
                 put = s3.put_object(Bucket=target.upload_bucket, Key=key, Body=data)
                 etag, version = put["ETag"].strip('"'), put.get("VersionId")
-                duplicate = rng.random() < duplicate_rate
+                duplicate = index in duplicated
                 if duplicate:
                     event = s3_event(target.upload_bucket, key, len(data), etag, version)
                     sqs.send_message(
@@ -140,7 +151,7 @@ def soak(
                 return job_id_for(source), key, duplicate
 
             with ThreadPoolExecutor(max_workers=4) as pool:
-                uploaded = list(pool.map(upload, files))
+                uploaded = list(pool.map(upload, range(jobs)))
             duplicates = sum(1 for _, _, duplicate in uploaded if duplicate)
             job_keys = {job_id: key for job_id, key, _ in uploaded}
             records = client.wait(job_keys, timeout=300 + jobs * 1.5)
@@ -157,7 +168,7 @@ def soak(
         if record and sum(1 for e in record["history"] if e["step"] == "job") > 1
     ]
     failed = [j for j, record in records.items() if record and record["status"] == FAILED]
-    failed_bad = [j for j in failed if job_keys[j] in bad_keys]
+    failed_bad = [j for j in failed if job_keys[j].endswith(tuple(bad_keys))]
     complete = [j for j, record in records.items() if record and record["status"] == COMPLETE]
     without_output = [
         j for j in complete if len(records[j].get("thumbnails") or []) != 3 or not records[j].get("labels")
