@@ -24,7 +24,7 @@ from moto import backends, server
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-from pixelpipe_cli import emulator_s3_events
+from pixelpipe_cli import emulator_s3_events, faults
 
 
 @lru_cache(maxsize=32)
@@ -43,6 +43,7 @@ def _parse(definition: str):
 
 def main() -> None:
     emulator_s3_events.install()
+    faults.install_in_emulator()
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules

@@ -19,7 +19,9 @@ A plan is JSON, named by $PIXELPIPE_FAULTS (a file path), a list of rules:
   or retry succeeds (`every_time: true` makes it permanent). The job is the first job id (UUID) in the
   request; a request without one is its own identity. `skip` lets that many matching calls through
   first (to crash in the middle of a batch, say).
-Every injection is appended as a JSON line to $PIXELPIPE_FAULTS_LOG, which a restarted host reads
+Rules for `"function": "reconcile"` apply to the state machine's own service integrations, which
+moto's interpreter calls from the emulator process. Every injection is appended as a JSON line to
+$PIXELPIPE_FAULTS_LOG, which a restarted host reads
 back, so a transient fault stays transient across a crash.
 """
 
@@ -36,10 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 PLAN_ENV = "PIXELPIPE_FAULTS"
+RECONCILE = "reconcile"  # the `function` of rules aimed at the state machine's service integrations
 LOG_ENV = "PIXELPIPE_FAULTS_LOG"
 CRASH_EXIT_CODE = 137  # what a SIGKILLed process reports
 _REQUEST_KEY = "pixelpipe_fault_request"
@@ -206,6 +210,18 @@ def injector_from_env(function: str) -> FaultInjector | None:
     log = os.environ.get(LOG_ENV)
     seed = os.environ.get("PIXELPIPE_FAULTS_SEED")
     return FaultInjector(function, load_plan(plan), Path(log) if log else None, int(seed) if seed else None)
+
+
+def install_in_emulator() -> None:
+    """The reconcile state machine's own calls (moto's interpreter makes them with boto3 in the emulator
+    process) as the function `reconcile`: every such call is the machine's, so the injector stays on."""
+    injector = injector_from_env(RECONCILE)
+    if injector is None:
+        return
+    injector.active = True
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    injector.install(boto3.DEFAULT_SESSION)
 
 
 def injected(log_path: Path) -> list[dict[str, Any]]:

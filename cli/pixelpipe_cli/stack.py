@@ -125,7 +125,7 @@ class LocalStack:
         """moto server in its own process, so every stack has its own state and its own GIL."""
         log = (self.logs / "emulator.log").open("wb")
         # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT: it must be this port.
-        env = {**os.environ, "MOTO_PORT": str(self.port)}
+        env = {**os.environ, "MOTO_PORT": str(self.port), **self._fault_environment()}
         server = subprocess.Popen(
             [sys.executable, "-m", "pixelpipe_cli.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log,
@@ -144,6 +144,11 @@ class LocalStack:
         server.kill()
         raise RuntimeError(f"the emulator did not answer on {self.endpoint} within 30 s")
 
+    def _fault_environment(self) -> dict[str, str]:
+        if self.fault_plan is None:
+            return {}
+        return {PLAN_ENV: str(self.fault_plan), LOG_ENV: str(self.faults_log)}
+
     def start_function(self, function: str) -> None:
         with self._hosts_lock:
             self._start_host(function)
@@ -157,8 +162,7 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
             "PYTHONUNBUFFERED": "1",
         }
-        if self.fault_plan is not None:
-            env.update({PLAN_ENV: str(self.fault_plan), LOG_ENV: str(self.faults_log)})
+        env.update(self._fault_environment())
         if self._daemon is not None:
             # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
             env.update(

@@ -67,7 +67,7 @@ def assert_all_complete_once(client: JobsClient, job_ids: list[str], timeout: fl
 
 def test_a_transient_fault_on_every_hop_loses_no_job_and_finishes_each_once(tmp_path, monkeypatch):
     # GIVEN each AWS call on the path failing once per job: the record, the publish after it, the claim
-    # (before, and after it took effect), the thumbnail write, and the start of the reconcile
+    # (before, and after it took effect), the thumbnail write, the start of the reconcile and its writes
     change_workers(tmp_path, monkeypatch, retry_backoff_seconds=0, max_receive_count=5)
     rules = [
         {"function": "dispatch-tasks", "operation": "dynamodb.PutItem", "error": "InternalServerError"},
@@ -92,7 +92,14 @@ def test_a_transient_fault_on_every_hop_loses_no_job_and_finishes_each_once(tmp_
             "operation": "stepfunctions.StartExecution",
             "error": "ThrottlingException",
             "status": 400,
+        },  # the state machine's own writes: throttled, then a 500, both within its Retry
+        {
+            "function": "reconcile",
+            "operation": "dynamodb.UpdateItem",
+            "error": "ProvisionedThroughputExceededException",
+            "status": 400,
         },
+        {"function": "reconcile", "operation": "dynamodb.UpdateItem", "error": "InternalServerError"},
     ]
     with fault_stack(tmp_path, rules) as stack:
         client = JobsClient(stack.target)
@@ -249,8 +256,8 @@ def test_a_result_that_can_never_be_reported_fails_the_job_with_the_steps_own_re
 
 
 def test_retrying_a_job_older_than_its_deadline_is_not_failed_by_the_sweeper(tmp_path, monkeypatch):
-    # GIVEN a 10 s deadline swept every second, and a job that completed, uploaded an hour ago
-    change_workers(tmp_path, monkeypatch, limits={"job_deadline_seconds": 10, "sweep_interval_seconds": 1})
+    # GIVEN a 30 s deadline swept every second, and a job that completed, uploaded an hour ago
+    change_workers(tmp_path, monkeypatch, limits={"job_deadline_seconds": 30, "sweep_interval_seconds": 1})
     with LocalStack(tmp_path / "stack", tracing=False) as stack:
         client = JobsClient(stack.target)
         job_id = client.upload(SAMPLES / "cat.png")
