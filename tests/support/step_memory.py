@@ -1,0 +1,58 @@
+"""Run one worker step's real logic on one input file, as a child process whose peak RSS a test measures.
+
+    python tests/support/step_memory.py {resize|analysis} INPUT_FILE
+
+The step functions are the ones the Lambda handlers call (`create_thumbnails`, `detect_labels` with the
+offline model), with the pipeline.json settings and limits; only S3 is replaced by memory. Prints one
+JSON line: {"outcome": "COMPLETE", "result": [...]} or {"outcome": "FAILED", "reason": "..."}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pixelpipe.config import pipeline_config
+from pixelpipe.logic.errors import PermanentError
+from pixelpipe.logic.images import ImageLimits
+from pixelpipe.logic.jobs import JobMessage
+
+
+class MemoryStorage:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.written: dict[str, int] = {}
+
+    def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes:
+        return self.data
+
+    def write(self, bucket: str, key: str, data: bytes, image_format: str) -> None:
+        self.written[key] = len(data)
+
+
+def run(step: str, path: Path) -> dict:
+    config = pipeline_config()
+    limits = ImageLimits.from_config(config["limits"])
+    storage = MemoryStorage(path.read_bytes())
+    message = JobMessage("job-memory", "uploads", f"uploads/{path.name}", None, [step])
+    try:
+        if step == "resize":
+            from pixelpipe.logic.resize import ThumbnailSettings, create_thumbnails
+
+            settings = ThumbnailSettings.from_config(config, "thumbnails")
+            result = create_thumbnails(message, storage, settings, limits)
+        else:
+            from pixelpipe.adapters.onnx_labels import OnnxImageNetLabels
+            from pixelpipe.logic.analysis import LabelSettings, detect_labels
+
+            labels = config["labels"]
+            settings = LabelSettings(labels["max_labels"], labels["min_confidence"]["onnx"], labels["max_side"])
+            result = detect_labels(message, storage, OnnxImageNetLabels(), settings, limits)
+    except PermanentError as error:
+        return {"outcome": "FAILED", "reason": error.reason}
+    return {"outcome": "COMPLETE", "result": result}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(sys.argv[1], Path(sys.argv[2]))))
