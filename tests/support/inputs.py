@@ -284,3 +284,17 @@ MEMORY_WORST: dict[str, Callable[[], bytes]] = {
     "wide-65535x1.png": wide_png,
     "at-limit-6000x6000-1bit.png": lambda: zero_filled_png(6_000, 6_000, 1),
 }
+
+
+def png_with_huge_icc(megabytes: int = 3) -> bytes:
+    """The quadrant pattern as a PNG whose zlib-compressed iCCP chunk expands to a 3 MB profile: the
+    file is a few KB (the profile's padding is zeros), so it is also a small decompression bomb."""
+    return encoded(quadrants(), "PNG", icc_profile=swapped_primaries_icc(megabytes << 20))
+
+
+def jpeg_declaring_width(width: int) -> bytes:
+    """The 120x80 quadrant JPEG with the width in its start-of-frame header replaced by `width`."""
+    data = bytearray(jpeg_bytes(quadrants(), quality=95))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 7 : sof + 9] = struct.pack(">H", width)
+    return bytes(data)

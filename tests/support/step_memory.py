@@ -47,7 +47,8 @@ def run(step: str, path: Path) -> dict:
             from pixelpipe.logic.analysis import LabelSettings, detect_labels
 
             labels = config["labels"]
-            settings = LabelSettings(labels["max_labels"], labels["min_confidence"]["onnx"], labels["max_side"])
+            minimum = labels["min_confidence"]["onnx"]
+            settings = LabelSettings(labels["max_labels"], minimum, labels["max_side"])
             result = detect_labels(message, storage, OnnxImageNetLabels(), settings, limits)
     except PermanentError as error:
         return {"outcome": "FAILED", "reason": error.reason}
