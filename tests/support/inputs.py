@@ -298,3 +298,10 @@ def jpeg_declaring_width(width: int) -> bytes:
     sof = data.index(b"\xff\xc0")
     data[sof + 7 : sof + 9] = struct.pack(">H", width)
     return bytes(data)
+
+
+def bmp_declaring_width(width: int) -> bytes:
+    """The 120x80 quadrant BMP with the width in its BITMAPINFOHEADER replaced by `width`."""
+    data = bytearray(encoded(quadrants(), "BMP"))
+    data[18:22] = struct.pack("<i", width)
+    return bytes(data)

@@ -131,6 +131,10 @@ REJECTED: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: inputs.jpeg_declaring_width(0),
         "empty image: its header declares 0x80 pixels",
     ),
+    "zero-width.bmp": (
+        lambda: inputs.bmp_declaring_width(0),
+        "empty image: its header declares 0x80 pixels",
+    ),
     "png-iccp-3mb.png": (
         inputs.png_with_huge_icc,
         "metadata too large: a compressed PNG chunk (ICC profile or text) expands past 1 MB",

@@ -3,18 +3,21 @@
 Uploads are untrusted bytes, so decoding is where most failures happen. This module keeps that
 logic in one AWS-free place that the resize and label workers share, with one contract:
 anything a bad input can cause (empty, too big, not an image, unsupported format, decompression
-bomb, corrupt or truncated data) raises `PermanentError` with a reason a person can read.
+bomb, zero width or height, oversized metadata, corrupt or truncated data) raises `PermanentError`
+with a reason a person can read.
 Pillow exceptions never escape; `MemoryError` does, because a retry might get more memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import re
+import struct
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -57,6 +60,11 @@ _OTHER_MAGIC = (
     (b"\x7fELF", "an executable program"),
 )
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+# JPEG start-of-frame markers (C4, C8 and CC are other segments): they carry the image's size.
+_JPEG_FRAME_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# An ICC profile up to this size travels with each thumbnail (sRGB is 3 KB, Display P3 under 1 KB);
+# a bigger one is applied to the pixels instead, so no thumbnail carries megabytes of metadata.
+_MAX_EMBEDDED_ICC_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -139,9 +147,11 @@ def make_thumbnails(
     """Thumbnails of `data` whose longest side is each of `sizes`, in the order given.
 
     One decode (JPEG at reduced DCT scale when the largest thumbnail allows), EXIF orientation
-    applied, aspect ratio kept, never upscaled, then a cascade: the largest thumbnail is made from
-    the source and each smaller one from the previous. Output carries no EXIF; an RGB ICC profile
-    from the source is kept so wide-gamut photos keep their colours.
+    applied, aspect ratio kept (the short side never below 1 px), never upscaled, then a cascade:
+    the largest thumbnail is made from the source and each smaller one from the previous. Output
+    carries no EXIF. A readable RGB ICC profile of at most 64 KB is kept so wide-gamut photos keep
+    their colours; a larger one is applied instead (pixels converted to sRGB, no profile embedded);
+    an unreadable one is dropped.
     """
     fmt = _canonical_format(fmt)
     if fmt not in _OUTPUT_FORMATS:
@@ -153,7 +163,7 @@ def make_thumbnails(
 
     largest = max(sizes)
     image = _decode(data, limits, draft_longest_side=largest)
-    icc_profile = _rgb_icc_profile(image)
+    icc_profile, to_srgb = _output_colour(image)
     try:
         current = to_rgb(image)
         width, height = current.size
@@ -164,7 +174,8 @@ def make_thumbnails(
             if current.size != target:
                 current = current.resize(target, _LANCZOS, reducing_gap=_REDUCING_GAP)
             if current.size != last_size:  # sizes above the source's share one encoding
-                last_size, last_data = current.size, _encode(current, fmt, quality, icc_profile)
+                pixels = to_srgb(current) if to_srgb else current
+                last_size, last_data = current.size, _encode(pixels, fmt, quality, icc_profile)
             encoded[size] = Thumbnail(
                 size=size, width=target[0], height=target[1], format=fmt, data=last_data
             )
@@ -216,7 +227,7 @@ def _decode(data: bytes, limits: ImageLimits, draft_longest_side: int | None = N
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PermanentError(_too_many_pixels(exc, limits)) from exc
     except Exception as exc:  # untrusted input: every decoder failure is permanent
-        raise PermanentError(f"corrupt or truncated image: {_describe(exc)}") from exc
+        raise PermanentError(_corrupt(exc)) from exc
     return _apply_orientation(image)
 
 
@@ -238,13 +249,13 @@ def _identify(data: bytes, limits: ImageLimits) -> ImageFile.ImageFile:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PermanentError(_too_many_pixels(exc, limits)) from exc
     except Exception as exc:  # untrusted input: a header the plugin cannot parse
-        raise PermanentError(f"corrupt or truncated image: {_describe(exc)}") from exc
+        raise PermanentError(_corrupt(exc)) from exc
 
     if _canonical_format(image.format or "") not in limits.allowed_formats:
         raise PermanentError(f"unsupported format: {image.format or 'unknown'}")
     width, height = image.size
     if width < 1 or height < 1:
-        raise PermanentError(f"corrupt or truncated image: declares a {width}x{height} size")
+        raise PermanentError(_no_pixels(width, height))
     if width * height > limits.max_input_pixels:
         raise PermanentError(
             f"image too large: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the "
@@ -301,6 +312,9 @@ def _apply_orientation(image: Image.Image) -> Image.Image:
 
 def _describe_unrecognised(data: bytes) -> str:
     """Why Pillow could not identify `data`, in words: broken image, other file type, or text."""
+    declared = _declared_size(data)
+    if declared is not None and min(declared) < 1:  # Pillow refuses a zero size as "not identified"
+        return _no_pixels(*declared)
     for magic, name in _IMAGE_MAGIC:
         if data.startswith(magic):
             return f"corrupt or truncated image: looks like {name} but its header cannot be read"
@@ -356,6 +370,53 @@ def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _corrupt(exc: Exception) -> str:
+    if isinstance(exc, ValueError) and "Decompressed data too large" in str(exc):
+        # Pillow's guard (PngImagePlugin.MAX_TEXT_CHUNK) against zlib bombs in iCCP/zTXt/iTXt chunks
+        return "metadata too large: a compressed PNG chunk (ICC profile or text) expands past 1 MB"
+    return f"corrupt or truncated image: {_describe(exc)}"
+
+
+def _no_pixels(width: int, height: int) -> str:
+    return f"empty image: its header declares {width}x{height} pixels"
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as a PNG, GIF, BMP or JPEG header states them, read without Pillow."""
+    try:
+        if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if data.startswith((b"GIF87a", b"GIF89a")):
+            return struct.unpack("<HH", data[6:10])
+        if data.startswith(b"BM"):
+            (header_size,) = struct.unpack("<I", data[14:18])
+            fields = "<HH" if header_size == 12 else "<ii"  # OS/2 1.x header, else Windows 3.x and later
+            width, height = struct.unpack(fields, data[18 : 18 + struct.calcsize(fields)])
+            return width, abs(height)  # a negative height means rows stored top-down
+        if data.startswith(b"\xff\xd8"):
+            return _jpeg_frame_size(data)
+    except struct.error:  # too short to hold the fields
+        return None
+    return None
+
+
+def _jpeg_frame_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the first start-of-frame segment, walking the segments before it."""
+    position = 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+        elif marker in _JPEG_FRAME_MARKERS:
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            return width, height
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            position += 2
+        else:
+            position += 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]
+    return None
+
+
 # --- pixels -----------------------------------------------------------------------------------
 
 
@@ -398,6 +459,38 @@ def _rgb_icc_profile(image: Image.Image) -> bytes | None:
     if image.mode in ("RGB", "RGBA", "RGBX", "P", "PA") and profile and profile[16:20] == b"RGB ":
         return profile
     return None
+
+
+def _output_colour(
+    image: Image.Image,
+) -> tuple[bytes | None, Callable[[Image.Image], Image.Image] | None]:
+    """(profile to embed in each thumbnail, conversion to apply to its pixels): at most one is set.
+
+    A readable RGB profile up to `_MAX_EMBEDDED_ICC_BYTES` is embedded as it is; a bigger one is
+    applied (RGB to sRGB with LittleCMS) so thumbnails need none; an unreadable one is dropped.
+    """
+    profile = _rgb_icc_profile(image)
+    if profile is None:
+        return None, None
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if len(profile) <= _MAX_EMBEDDED_ICC_BYTES:
+            return profile, None
+        transform = ImageCms.buildTransform(source, _srgb_profile(), "RGB", "RGB")
+    except MemoryError:
+        raise
+    except Exception:  # ImageCms.PyCMSError, OSError: not a profile LittleCMS can use
+        return None, None
+    return None, lambda pixels: ImageCms.applyTransform(pixels, transform)
+
+
+@functools.cache
+def _srgb_profile() -> object:
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
 
 
 # --- encoding ---------------------------------------------------------------------------------
