@@ -275,17 +275,6 @@ def wide_png(width: int = 65_535) -> bytes:
     return encoded(Image.fromarray(row), "PNG")
 
 
-# The worst inputs for a worker's memory (used by the peak-RSS test), by name.
-MEMORY_WORST: dict[str, Callable[[], bytes]] = {
-    "bomb-50000x50000.png": bomb_png_50k,
-    "frames-10000.gif": lambda: gif_with_frames(10_000),
-    "icc-3mb.jpg": jpeg_with_huge_icc,
-    "tall-1x65535.png": tall_png,
-    "wide-65535x1.png": wide_png,
-    "at-limit-6000x6000-1bit.png": lambda: zero_filled_png(6_000, 6_000, 1),
-}
-
-
 def png_with_huge_icc(megabytes: int = 3) -> bytes:
     """The quadrant pattern as a PNG whose zlib-compressed iCCP chunk expands to a 3 MB profile: the
     file is a few KB (the profile's padding is zeros), so it is also a small decompression bomb."""
@@ -305,3 +294,15 @@ def bmp_declaring_width(width: int) -> bytes:
     data = bytearray(encoded(quadrants(), "BMP"))
     data[18:22] = struct.pack("<i", width)
     return bytes(data)
+
+
+# The worst inputs for a worker's memory (the peak-RSS test), by file name, and one legitimate image at
+# the 40-megapixel limit in the most expensive common layout (8-bit RGBA) to compare them with.
+MEMORY_WORST: dict[str, Callable[[], bytes]] = {
+    "bomb-50000x50000-1bit.png": bomb_png_50k,
+    "frames-10000.gif": lambda: gif_with_frames(10_000),
+    "icc-3mb.jpg": jpeg_with_huge_icc,
+    "tall-1x65535.png": tall_png,
+    "wide-65535x1.png": wide_png,
+    "at-limit-6000x6600-rgba.png": lambda: zero_filled_png(6_000, 6_600, 8, 6),
+}
