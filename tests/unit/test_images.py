@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import pathlib
 import random
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from PIL import Image, ImageFile
 
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits, Thumbnail, encode_jpeg, make_thumbnails, open_image, to_rgb
+from support.inputs import zero_filled_png
 
 SKIMAGE_DATA = pathlib.Path(skimage.__file__).parent / "data"
 LIMITS = ImageLimits.from_config(
@@ -56,19 +55,6 @@ def assert_close(colour, expected, tolerance: float = 12) -> None:
     assert np.all(np.abs(np.asarray(colour, dtype=float) - np.asarray(expected, dtype=float)) <= tolerance), (
         f"{tuple(colour)} is not within {tolerance} of {tuple(expected)}"
     )
-
-
-def zero_filled_png(width: int, height: int, bit_depth: int, colour_type: int = 0) -> bytes:
-    """A valid PNG of all-zero pixels: tiny on disk however many pixels it declares."""
-
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
-
-    row = b"\x00" * (1 + (width * bit_depth + 7) // 8)  # filter byte + packed samples
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def permanent_reason(data: bytes, limits: ImageLimits = LIMITS) -> str:
