@@ -40,7 +40,7 @@ def finished(client: JobsClient, tmp_path_factory: pytest.TempPathFactory) -> di
     """Every corpus file uploaded at once, then each job's record once terminal (or at the timeout)."""
     folder: Path = tmp_path_factory.mktemp("bad-inputs")
     ids = {name: client.upload(inputs.write(folder, name, make())) for name, (make, _) in CORPUS.items()}
-    records = client.wait(ids.values(), timeout=90)
+    records = client.wait(ids.values(), timeout=120)
     return {name: records[job_id] for name, job_id in ids.items()}
 
 
