@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -36,21 +35,17 @@ THUMBNAILS = {  # resize's thumbnails (size, width, height) for each input, or t
 
 
 def run_in_child(step: str, path: Path, address_space_mb: int) -> tuple[dict, float]:
-    """The step's JSON outcome and the child's peak RSS in MB."""
-
-    def cap_address_space() -> None:  # a runaway allocation fails in the child, not on this machine
-        limit = address_space_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    """The step's JSON outcome and the child's peak RSS in MB. The child caps its own address space
+    (no preexec_fn: this process may have threads, e.g. a local stack's), so a runaway allocation
+    fails in the child rather than taking the shared machine's memory."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     out, err = path.with_suffix(".out"), path.with_suffix(".err")
     with out.open("wb") as stdout, err.open("wb") as stderr:
         child = subprocess.Popen(
-            [sys.executable, str(RUNNER), step, str(path)],
+            [sys.executable, str(RUNNER), step, str(path), str(address_space_mb)],
             stdout=stdout,
             stderr=stderr,
             env=env,
-            preexec_fn=cap_address_space,
         )
         watchdog = threading.Timer(120, child.kill)
         watchdog.start()

@@ -1,15 +1,18 @@
 """Run one worker step's real logic on one input file, as a child process whose peak RSS a test measures.
 
-    python tests/support/step_memory.py {resize|analysis} INPUT_FILE
+    python tests/support/step_memory.py {resize|analysis} INPUT_FILE [ADDRESS_SPACE_MB]
 
 The step functions are the ones the Lambda handlers call (`create_thumbnails`, `detect_labels` with the
 offline model), with the pipeline.json settings and limits; only S3 is replaced by memory. Prints one
 JSON line: {"outcome": "COMPLETE", "result": [...]} or {"outcome": "FAILED", "reason": "..."}.
+With ADDRESS_SPACE_MB, the process caps its own address space first, so that a runaway allocation
+fails here with MemoryError instead of taking the machine's memory.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 from pathlib import Path
 
@@ -56,4 +59,7 @@ def run(step: str, path: Path) -> dict:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3:
+        limit = int(sys.argv[3]) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     print(json.dumps(run(sys.argv[1], Path(sys.argv[2]))))
