@@ -20,7 +20,7 @@ SMALL = [(1024, 120, 80), (512, 120, 80), (256, 120, 80)]
 # file name -> (bytes, the failure reason, or the thumbnails (size, width, height) of a COMPLETE job)
 CORPUS: dict[str, tuple[Callable[[], bytes], str | list[tuple[int, int, int]]]] = {
     "polyglot-jpeg-zip.jpg": (inputs.jpeg_then_zip, SMALL),
-    "iphone.heic": (inputs.heic_header, "unsupported format: HEIC/HEIF"),
+    "iphone.heic": (inputs.heic_bytes, "unsupported format: HEIC/HEIF"),
     "photo.avif": (inputs.avif_bytes, "unsupported format: AVIF"),
     "orientation-6.jpg": (lambda: inputs.oriented_jpeg(6), SMALL),
     "orientation-7.jpg": (lambda: inputs.oriented_jpeg(7), SMALL),

@@ -125,14 +125,26 @@ def _box(kind: bytes, body: bytes) -> bytes:
 
 
 def heic_header(major_brand: bytes = b"heic") -> bytes:
-    """The start of an iPhone HEIC: `ftyp` (brand heic, compatible mif1/heic) and an empty `meta`.
-
-    Nothing in the dependencies can encode HEVC, and no decoder is installed either, so a file
-    with the real header exercises the same path as a full one: no plugin accepts it.
+    """Only the boxes a HEIC starts with: `ftyp` (brand `major_brand`, compatible mif1/heic/miaf), an
+    empty `meta` and a little `mdat`. The format is named from these first bytes alone, so this is
+    refused exactly as a whole HEIC is; with brand mif1, Pillow's AVIF plugin tries and rejects it.
     """
     ftyp = _box(b"ftyp", major_brand + struct.pack(">I", 0) + b"mif1heicmiaf")
     meta = _box(b"meta", b"\x00\x00\x00\x00" + _box(b"hdlr", bytes(8) + b"pict" + bytes(13)))
     return ftyp + meta + _box(b"mdat", bytes(64))
+
+
+def heic_bytes() -> bytes:
+    """A real HEIC (HEVC-coded, brand heic, as an iPhone writes), encoded by pillow-heif's libheif.
+
+    Only pillow-heif's own encoder is used: its Pillow plugin is never registered, so the pipeline's
+    Pillow stays without HEIF support, as in the Lambda.
+    """
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(quadrants()).save(buffer, quality=80)
+    return buffer.getvalue()
 
 
 def avif_bytes() -> bytes:

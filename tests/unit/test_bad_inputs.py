@@ -113,7 +113,8 @@ def icc_of(image: Image.Image) -> bytes | None:
 # --- rejected inputs: the exact reason --------------------------------------------------------
 
 REJECTED: dict[str, tuple[Callable[[], bytes], str]] = {
-    "heic": (inputs.heic_header, "unsupported format: HEIC/HEIF"),
+    "heic": (inputs.heic_bytes, "unsupported format: HEIC/HEIF"),
+    "heic-header-only": (inputs.heic_header, "unsupported format: HEIC/HEIF"),
     # brand mif1 is also claimed by Pillow's AVIF plugin, which must not turn it into "corrupt"
     "heic-brand-mif1": (lambda: inputs.heic_header(b"mif1"), "unsupported format: HEIC/HEIF"),
     "avif": (inputs.avif_bytes, "unsupported format: AVIF"),
@@ -337,6 +338,16 @@ def test_avif_would_be_thumbnailed_correctly_if_allowed_by_configuration():
     records, images = resize(inputs.avif_bytes(), limits)
     assert sizes(records) == [(1024, 120, 80), (512, 120, 80), (256, 120, 80)]
     assert_quadrants(images[256])
+
+
+def test_the_generated_heic_is_a_real_hevc_image_that_pillow_alone_cannot_open():
+    import pillow_heif
+
+    data = inputs.heic_bytes()
+    assert data[4:12] == b"ftypheic"
+    assert pillow_heif.open_heif(data).size == (120, 80)
+    with pytest.raises(Image.UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
 
 
 def test_the_generated_bomb_is_a_well_formed_png():
