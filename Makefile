@@ -5,23 +5,39 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-CHECKOV_VERSION := 3.3.30
-STATELINT_VERSION := 3.1.0
+# Hashed locks (`make lock` writes them; every install below is `pip install --require-hashes`):
+# the Lambda runtime (python3.12 arm64, what `make package` zips), the local stack + dev tools, checkov.
+LAMBDA_LOCK := requirements/lambda.txt
+DEV_LOCK := requirements/dev.txt
+CHECKOV_LOCK := requirements/checkov.txt
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format up bench soak package checkov clean
+.PHONY: help setup lock demo test lint format up bench soak package checkov clean
 N ?= 200
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Every package from the hashed lock, then the project itself (its build backend, setuptools, is in the lock).
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[local,dev]"
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv with the pinned dependencies (does nothing when up to date)
+setup: $(STAMP) ## Create .venv from the hashed lock requirements/dev.txt (does nothing when up to date)
+
+# uv resolves from pyproject.toml's pins and requirements/checkov.in, keeping the locks' other versions
+# unless LOCK_FLAGS=--upgrade. Every distribution file of a pinned version gets its hash, so the Lambda
+# lock covers the aarch64 wheels `make package` downloads and the dev lock covers any developer's machine.
+lock: setup ## Re-resolve the hashed locks in requirements/ after a pin changed (LOCK_FLAGS=--upgrade for all)
+	$(UV_COMPILE) pyproject.toml --python-platform aarch64-manylinux_2_28 --python-version 3.12 \
+		-o $(LAMBDA_LOCK)
+	$(UV_COMPILE) pyproject.toml --extra local --extra dev --universal --python-version 3.11 \
+		-c $(LAMBDA_LOCK) -o $(DEV_LOCK)
+	$(UV_COMPILE) requirements/checkov.in --universal --python-version 3.11 -o $(CHECKOV_LOCK)
 
 demo: setup ## Process the bundled samples on a private local stack and show the results
 	$(BIN)/pixelpipe demo
@@ -48,14 +64,14 @@ bench: setup ## Benchmarks, each printing ratios against a baseline timed in the
 soak: setup ## N uploads (default 200) with duplicates, bad files and injected faults; one JSON line
 	$(BIN)/python tools/soak.py --jobs $(N)
 
-package: setup ## Build one reproducible zip per Lambda into build/lambda (what Terraform deploys)
+package: setup ## Build one reproducible zip per Lambda into build/lambda from requirements/lambda.txt
 	$(BIN)/python tools/package_lambdas.py
 
 # checkov (and the statelint ASL linter) live in their own venv: checkov's pins conflict with moto's.
-$(CHECKOV_STAMP):
+# Their pins are in requirements/checkov.in, their hashed lock in requirements/checkov.txt.
+$(CHECKOV_STAMP): $(CHECKOV_LOCK)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION) statelint==$(STATELINT_VERSION)
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes -r $(CHECKOV_LOCK)
 	touch $(CHECKOV_STAMP)
 
 checkov: $(CHECKOV_STAMP) ## Security scan of terraform/ (0 failed checks; each skip justified inline)
