@@ -3,8 +3,9 @@
 Every function named in pipeline.json (the "functions" and each worker's "function") gets a zip with:
 - the `pixelpipe` package from lambdas/ (without pixelpipe/models/: AWS labels with Rekognition),
 - pipeline.json copied to pixelpipe/pipeline.json (where pixelpipe.config looks in a zip),
-- the runtime dependencies from pyproject's [project] dependencies, installed once for the Lambda
-  runtime (python3.12, arm64) and shared by every zip.
+- the runtime dependencies from their hashed lock requirements/lambda.txt (resolved by `make lock` from
+  pyproject's [project] dependencies for the Lambda runtime), installed once for python3.12 arm64 with
+  `pip install --require-hashes` and shared by every zip: a wheel whose sha256 is not in the lock fails.
 
 Same inputs → same bytes: entries sorted, fixed timestamps and permissions, no bytecode.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_LOCK = REPO_ROOT / "requirements" / "lambda.txt"
 PACKAGE = "pixelpipe"
 # What the Lambda runtime is (terraform/modules/lambda_function: python3.12, arm64, Amazon Linux 2023 with
 # glibc 2.34). Pillow 13 ships only manylinux_2_28 wheels, so both manylinux tags are accepted.
@@ -64,36 +66,41 @@ def function_names(config: dict) -> list[str]:
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
+    """The direct runtime pins (what requirements/lambda.txt is resolved from)."""
     return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
 
 
-def install_dependencies(requirements: list[str], cache_root: Path) -> Path:
-    """pip-install the requirements for the Lambda runtime once; reuse while the list is unchanged."""
-    key = hashlib.sha256("\n".join([*PIP_PLATFORM, *sorted(requirements)]).encode()).hexdigest()[:16]
+def pip_install_command(lock: Path, target: Path) -> list[str]:
+    """pip installing exactly the lock's wheels for the Lambda runtime, each checked against its hash."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        "--upgrade",
+        *PIP_PLATFORM,
+        "--only-binary=:all:",
+        "--require-hashes",
+        "--target",
+        str(target),
+        "--requirement",
+        str(lock),
+    ]
+
+
+def install_dependencies(lock: Path, cache_root: Path) -> Path:
+    """pip-install the lock for the Lambda runtime once; reuse while the lock is unchanged."""
+    key = hashlib.sha256("\n".join(PIP_PLATFORM).encode() + lock.read_bytes()).hexdigest()[:16]
     target = cache_root / f"deps-{key}"
     done = target / ".complete"
     if done.is_file():
         print(f"dependencies: reusing {_shown(target)}")
         return target
-    print(f"dependencies: installing {', '.join(requirements)} for python3.12 arm64")
+    print(f"dependencies: installing {_shown(lock)} (hashes required) for python3.12 arm64")
     target.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-compile",
-            "--upgrade",
-            *PIP_PLATFORM,
-            "--only-binary=:all:",
-            "--target",
-            str(target),
-            *requirements,
-        ],
-        check=True,
-    )
+    subprocess.run(pip_install_command(lock, target), check=True)
     done.touch()
     return target
 
@@ -183,9 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
     deps_dir = None
     if not args.no_deps:
-        deps_dir = install_dependencies(
-            runtime_requirements(REPO_ROOT / "pyproject.toml"), REPO_ROOT / "build" / "lambda-deps"
-        )
+        deps_dir = install_dependencies(LAMBDA_LOCK, REPO_ROOT / "build" / "lambda-deps")
     built = build(args.output, deps_dir=deps_dir)
     for item in built:
         print(
