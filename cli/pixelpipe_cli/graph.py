@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -609,8 +610,23 @@ def render_svg(
             )
     if legend:
         _draw_legend(svg, legend, plan.height)
+    _keep_xml_legal(svg)
     ET.indent(svg)
     return ET.tostring(svg, encoding="unicode", xml_declaration=False)
+
+
+# Characters XML 1.0 does not allow at all, escaped or not (ElementTree writes them as they are, and the
+# file would not parse). A job record or an execution's input can hold them; they become U+FFFD.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _keep_xml_legal(root: ET.Element) -> None:
+    """ElementTree escapes `<`, `&` and quotes in every text and attribute; this drops what it cannot."""
+    for element in root.iter():
+        if element.text:
+            element.text = _XML_ILLEGAL.sub("\ufffd", element.text)
+        for name, value in element.attrib.items():
+            element.set(name, _XML_ILLEGAL.sub("\ufffd", value))
 
 
 def _pseudo_taken(node: Node, taken: set[tuple[str, str, bool]]) -> bool:

@@ -45,8 +45,13 @@ def up(port: Annotated[int, typer.Option(help="Emulator port on 127.0.0.1.")] = 
     """Run the local stack in the foreground until Ctrl-C; other commands talk to it."""
     stack = LocalStack(state_dir(), port=port)
     with stack:
-        render.console.print(f"[green]Pixel-Pipe local stack up[/] at {stack.endpoint} (moto server, no AWS)")
-        render.console.print(f"target: {stack.target_path}   logs: {stack.logs}")
+        render.console.print(
+            render.message(
+                render.literal("Pixel-Pipe local stack up", style="green"),
+                f" at {stack.endpoint} (moto server, no AWS)",
+            )
+        )
+        render.console.print(render.message(f"target: {stack.target_path}   logs: {stack.logs}"))
         render.console.print("Try: pixelpipe upload samples/cat.png --wait     (Ctrl-C to stop)")
         stopping = False
 
@@ -73,7 +78,7 @@ def upload(
     job_ids = [client.upload(path) for path in paths]
     if not wait:
         for path, job_id in zip(paths, job_ids, strict=True):
-            print(job_id) if as_json else render.console.print(f"{job_id}  {path}")
+            print(job_id) if as_json else render.console.print(render.message(f"{job_id}  {path}"))
         return
     records = _wait_with_progress(client, job_ids, timeout, quiet=as_json)
     _print_records([r for r in records.values() if r], as_json)
@@ -111,7 +116,7 @@ def job(
             _print_executions(client.target, record)
     if download:
         for path in client.download_thumbnails(record, download):
-            render.console.print(f"saved {path}") if not as_json else None
+            render.console.print(render.message(f"saved {path}")) if not as_json else None
 
 
 def run_once(paths: list[Path], timeout: float, quiet: bool, download_to: Path | None = None) -> list[dict]:
@@ -148,13 +153,15 @@ def demo(
     """Process the bundled samples (one deliberately bad) and show the results."""
     paths = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
     if not as_json:
-        render.console.print(f"Processing {len(paths)} sample files on a private local stack (moto, no AWS)…")
+        render.console.print(
+            render.message(f"Processing {len(paths)} sample files on a private local stack (moto, no AWS)…")
+        )
     records = run_once(paths, timeout=300, quiet=as_json, download_to=out)
     if as_json:
         render.print_json(records)
         return
     render.console.print(render.jobs_table(records, title="Pixel-Pipe demo"))
-    render.console.print(f"Thumbnails saved in {out.resolve()}")
+    render.console.print(render.message(f"Thumbnails saved in {out.resolve()}"))
     render.console.print(
         "Labels come from the offline EfficientNet-Lite0 ImageNet model (Rekognition on AWS)."
     )
@@ -171,18 +178,18 @@ def _print_executions(target: Target, record: dict) -> None:
                 "Reconcile is an Express workflow: on AWS its history is only in CloudWatch Logs. Console:"
             )
         for arn in arns:
-            render.console.print(state_graph.console_url(target.region, arn), soft_wrap=True)
+            render.console.print(render.literal(state_graph.console_url(target.region, arn)), soft_wrap=True)
         return
     stepfunctions = target.client("stepfunctions")
     for arn in arns:
         try:
             render.console.print(render.execution_events_table(state_graph.fetch_trace(stepfunctions, arn)))
         except ClientError as error:
-            render.console.print(f"[yellow]{arn}: history unavailable ({error})[/]")
+            render.console.print(render.literal(f"{arn}: history unavailable ({error})", style="yellow"))
 
 
 def _fail(error: Exception) -> typer.Exit:
-    render.error_console.print(f"[red]{error}[/]")
+    render.error_console.print(render.literal(error, style="red"))
     return typer.Exit(1)
 
 
@@ -203,8 +210,8 @@ def graph_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(svg, encoding="utf-8")
     for message in messages:
-        render.console.print(message, soft_wrap=True)
-    render.console.print(f"wrote {out}")
+        render.console.print(render.literal(message), soft_wrap=True)
+    render.console.print(render.message(f"wrote {out}"))
 
 
 def _since(value: str | None) -> str | None:
@@ -248,8 +255,10 @@ def retry(
             render.print_json([result.job_id])
         else:
             render.console.print(
-                f"{result.job_id}: re-running {', '.join(result.steps)} (was {result.previous_status}); "
-                f"SNS message {result.message_id}"
+                render.message(
+                    f"{result.job_id}: re-running {', '.join(result.steps)} (was {result.previous_status}); "
+                    f"SNS message {result.message_id}"
+                )
             )
         return
     columns = (TextColumn("retrying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -265,10 +274,10 @@ def retry(
         render.print_json([r.job_id for r in outcome.retried])
         return
     for result in outcome.retried:
-        render.console.print(f"{result.job_id}: re-running {', '.join(result.steps)}")
+        render.console.print(render.message(f"{result.job_id}: re-running {', '.join(result.steps)}"))
     for skipped_id, reason in outcome.skipped.items():
-        render.console.print(f"[yellow]{skipped_id}: skipped: {reason}[/]")
-    render.console.print(f"{len(outcome.retried)} retried, {len(outcome.skipped)} skipped")
+        render.console.print(render.literal(f"{skipped_id}: skipped: {reason}", style="yellow"))
+    render.console.print(render.message(f"{len(outcome.retried)} retried, {len(outcome.skipped)} skipped"))
 
 
 dlq_app = typer.Typer(

@@ -1,25 +1,54 @@
-"""How records look in a terminal (rich tables) and as JSON."""
+"""How records look in a terminal (rich tables) and as JSON.
+
+Everything a record holds is untrusted: anyone who can upload chooses the S3 key (and so the file name),
+and labels, failure reasons and step details carry text from images and exceptions. rich reads markup
+(`[link=…]`, `[/]`) in every plain string it prints, table cells and titles included, and passes terminal
+control sequences straight through. So record values reach rich only as `Text` built by `literal()`
+(markup, emoji codes and control characters inert), and messages mixing our words with such values are
+built by `message()`. Markup stays for our own constant strings.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 error_console = Console(stderr=True)  # refusals and progress bars, so stdout stays clean
 
 _STATUS_STYLE = {"COMPLETE": "green", "FAILED": "red", "PENDING": "yellow"}
+# C0/C1 control characters but newline and tab (ESC opens colour, cursor and OSC 8 hyperlink sequences;
+# CR and backspace overwrite what was printed) and the bidirectional overrides that reorder a line.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(character: re.Match[str]) -> str:
+    code = ord(character.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def literal(value: Any, style: str = "") -> Text:
+    """Untrusted text exactly as it is: no markup, no emoji codes, control characters shown as \\xNN."""
+    return Text(_UNPRINTABLE.sub(_visible, str(value)), style=style)
+
+
+def message(*parts: str | Text) -> Text:
+    """A line for the console: plain strings are taken literally (they may hold user values), `Text`
+    parts keep their style."""
+    return Text.assemble(*(part if isinstance(part, Text) else literal(part) for part in parts))
 
 
 def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
-def status_text(status: str) -> str:
-    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+def status_text(status: str) -> Text:
+    return literal(status, style=_STATUS_STYLE.get(status, "white"))
 
 
 def top_labels(job: dict[str, Any], count: int = 3) -> str:
@@ -27,48 +56,50 @@ def top_labels(job: dict[str, Any], count: int = 3) -> str:
 
 
 def jobs_table(jobs: list[dict[str, Any]], title: str = "Jobs") -> Table:
-    table = Table(title=title)
+    table = Table(title=literal(title))
     for column in ("job", "file", "status", "thumbnails", "labels / reason"):
         table.add_column(column, overflow="fold")
     for job in jobs:
         thumbs = " ".join(f"{t['width']}x{t['height']}" for t in job.get("thumbnails", []))
         detail = job.get("failureReason") or top_labels(job)
         table.add_row(
-            job["jobId"][:8],
-            job["source"]["key"].split("/", 1)[-1],
+            literal(job["jobId"][:8]),
+            literal(job["source"]["key"].split("/", 1)[-1]),
             status_text(job["status"]),
-            thumbs,
-            detail,
+            literal(thumbs),
+            literal(detail),
         )
     return table
 
 
 def job_panel(job: dict[str, Any]) -> list[Any]:
     summary = Table.grid(padding=(0, 2))
-    summary.add_row("job", job["jobId"])
+    summary.add_row("job", literal(job["jobId"]))
     summary.add_row("status", status_text(job["status"]))
     source = job["source"]
     summary.add_row(
         "source",
-        f"s3://{source['bucket']}/{source['key']} ({source['size']} bytes, {source.get('contentType')})",
+        literal(
+            f"s3://{source['bucket']}/{source['key']} ({source['size']} bytes, {source.get('contentType')})"
+        ),
     )
-    summary.add_row("created", job["createdAt"])
-    summary.add_row("finished", job.get("completedAt") or "—")
+    summary.add_row("created", literal(job["createdAt"]))
+    summary.add_row("finished", literal(job.get("completedAt") or "—"))
     if job.get("failureReason"):
-        summary.add_row("reason", f"[red]{job['failureReason']}[/]")
+        summary.add_row("reason", literal(job["failureReason"], style="red"))
     if job.get("traceId"):
-        summary.add_row("trace", job["traceId"])
+        summary.add_row("trace", literal(job["traceId"]))
     steps = Table(title="Steps")
     for column in ("step", "status", "attempts", "started", "duration ms", "error"):
         steps.add_column(column, overflow="fold")
     for name, step in job.get("steps", {}).items():
         steps.add_row(
-            name,
+            literal(name),
             status_text(step.get("status", "")),
-            str(step.get("attempts", 0)),
-            step.get("startedAt") or "",
-            str(step.get("durationMs") or ""),
-            step.get("error") or "",
+            literal(step.get("attempts", 0)),
+            literal(step.get("startedAt") or ""),
+            literal(step.get("durationMs") or ""),
+            literal(step.get("error") or ""),
         )
     parts: list[Any] = [summary, steps]
     if job.get("thumbnails"):
@@ -76,14 +107,19 @@ def job_panel(job: dict[str, Any]) -> list[Any]:
         for column in ("size", "width x height", "bytes", "key"):
             thumbs.add_column(column)
         for t in job["thumbnails"]:
-            thumbs.add_row(str(t["size"]), f"{t['width']}x{t['height']}", str(t["bytes"]), t["key"])
+            thumbs.add_row(
+                literal(t["size"]),
+                literal(f"{t['width']}x{t['height']}"),
+                literal(t["bytes"]),
+                literal(t["key"]),
+            )
         parts.append(thumbs)
     if job.get("labels"):
         labels = Table(title="Labels")
         labels.add_column("name")
         labels.add_column("confidence %", justify="right")
         for label in job["labels"]:
-            labels.add_row(label["name"], f"{label['confidence']:.1f}")
+            labels.add_row(literal(label["name"]), f"{label['confidence']:.1f}")
         parts.append(labels)
     return parts
 
@@ -93,18 +129,18 @@ def history_table(job: dict[str, Any]) -> Table:
     for column in ("at", "step", "event", "detail"):
         table.add_column(column, overflow="fold")
     for entry in job.get("history", []):
-        table.add_row(entry["at"], entry["step"], entry["event"], entry.get("detail", ""))
+        table.add_row(*(literal(entry.get(field, "")) for field in ("at", "step", "event", "detail")))
     return table
 
 
 def execution_events_table(trace: Any) -> Table:
     """One reconcile execution's events (a graph.ExecutionTrace): offset, event type, state."""
-    table = Table(title=f"Execution {trace.name} — {trace.step} {trace.outcome}, {trace.status}")
+    table = Table(title=literal(f"Execution {trace.name} — {trace.step} {trace.outcome}, {trace.status}"))
     table.add_column("+ms", justify="right")
     table.add_column("event")
     table.add_column("state", overflow="fold")
     for event in trace.events:
-        table.add_row(str(event.offset_ms), event.type, event.state)
+        table.add_row(str(event.offset_ms), literal(event.type), literal(event.state))
     return table
 
 
@@ -119,11 +155,11 @@ def dlq_table(summaries: list[Any]) -> Table:
     for summary in summaries:
         sample = "\n".join(f"{d.job_id or d.upload} ({d.receive_count})" for d in summary.samples)
         table.add_row(
-            summary.step,
-            summary.dlq,
-            f"[red]{summary.visible}[/]" if summary.visible else "0",
-            str(summary.in_flight),
-            sample or "—",
+            literal(summary.step),
+            literal(summary.dlq),
+            literal(summary.visible, style="red") if summary.visible else "0",
+            literal(summary.in_flight),
+            literal(sample or "—"),
         )
     return table
 
@@ -136,11 +172,11 @@ def redrive_table(reports: list[Any]) -> Table:
     for report in reports:
         how = report.mode + (f" {report.task_handle}" if report.task_handle else "")
         table.add_row(
-            report.step,
-            str(report.found),
-            str(report.moved),
-            f"[red]{report.not_moved}[/]" if report.not_moved else "0",
-            "\n".join(report.reopened) or "—",
-            how,
+            literal(report.step),
+            literal(report.found),
+            literal(report.moved),
+            literal(report.not_moved, style="red") if report.not_moved else "0",
+            literal("\n".join(report.reopened) or "—"),
+            literal(how),
         )
     return table

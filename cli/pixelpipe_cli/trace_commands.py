@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from pixelpipe_cli import render
 from pixelpipe_cli.jobs_client import JobsClient
@@ -16,7 +17,9 @@ _BAR_WIDTH = 40
 
 
 def waterfall(trace: dict[str, Any]) -> Table:
-    table = Table(title=f"Trace of job {trace['jobId']} — {trace['totalMs']:.0f} ms end to end")
+    table = Table(
+        title=render.literal(f"Trace of job {trace['jobId']} — {trace['totalMs']:.0f} ms end to end")
+    )
     for column, justify in (("hop", "left"), ("kind", "left"), ("offset ms", "right"), ("ms", "right")):
         table.add_column(column, justify=justify, no_wrap=True)
     table.add_column("", no_wrap=True, overflow="crop")  # the bar gives way first on a narrow terminal
@@ -26,11 +29,11 @@ def waterfall(trace: dict[str, Any]) -> Table:
         width = max(1, int(span["durationMs"] / total * _BAR_WIDTH))
         colour = "cyan" if span["depth"] == 0 else "magenta"
         table.add_row(
-            "  " * span["depth"] + span["name"],
-            span["kind"],
+            render.literal("  " * span["depth"] + span["name"]),
+            render.literal(span["kind"]),
             f"{span['offsetMs']:.1f}",
             f"{span['durationMs']:.1f}",
-            " " * left + f"[{colour}]" + "█" * width + "[/]",
+            Text.assemble(" " * left, ("█" * width, colour)),
         )
     return table
 
@@ -46,11 +49,13 @@ def trace(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False)
         render.print_json(result)
         return
     if not result["spans"]:
-        render.console.print(f"no trace recorded for job {job_id} (traceId: {job.get('traceId')})")
+        render.console.print(
+            render.message(f"no trace recorded for job {job_id} (traceId: {job.get('traceId')})")
+        )
         raise typer.Exit(1)
     render.console.print(waterfall(result))
     for url in result["consoleUrls"]:
-        render.console.print(f"X-Ray console: {url}")
+        render.console.print(render.message(f"X-Ray console: {url}"))
 
 
 def slow(
@@ -63,17 +68,17 @@ def slow(
     if as_json:
         render.print_json(rows)
         return
-    table = Table(title=f"Slowest {len(rows)} jobs")
+    table = Table(title=render.literal(f"Slowest {len(rows)} jobs"))
     for column in ("job", "file", "status", "total ms", "slowest hop", "hop ms"):
         table.add_column(column)
     for row in rows:
         hop = row["slowestHop"] or {"name": "—", "durationMs": 0}
         table.add_row(
-            row["jobId"][:8],
-            row["key"].split("/", 1)[-1],
+            render.literal(row["jobId"][:8]),
+            render.literal(row["key"].split("/", 1)[-1]),
             render.status_text(row["status"]),
             f"{row['durationMs']:.0f}",
-            hop["name"],
+            render.literal(hop["name"]),
             f"{hop['durationMs']:.0f}",
         )
     render.console.print(table)

@@ -281,3 +281,38 @@ def test_on_aws_the_job_graph_is_unhighlighted_with_each_executions_console_url(
     root = parsed(svg)
     assert not [g for g in root.iter() if "taken" in classes(g)]
     assert [a.get("href") for a in root.iterfind(".//svg:a", NS)] == messages[1:]
+
+
+def test_a_job_whose_strings_hold_script_tags_and_illegal_characters_still_draws_as_inert_xml() -> None:
+    # GIVEN a deployed target and a job record whose id, status and execution ARN carry markup, a
+    # <script> element and characters XML 1.0 forbids outright
+    target = Target("eu-west-1", "u", "uploads/", "t", "jobs", "idx", "topic", "machine")
+    script = "<script>alert('x')</script>"
+    arn = f'arn:aws:states:eu-west-1:1:express:m:"><{script}'
+    job = {"jobId": f"{script}\x01", "status": "FAILED & <b>", "executions": [arn]}
+    # WHEN its graph is drawn
+    svg, _ = job_graph_svg(target, job, parse_asl(load_definition()))
+    # THEN the file parses as XML, holds no element but SVG's own, and reads back the text as written
+    root = parsed(svg)
+    assert "<script" not in svg
+    assert {element.tag.split("}")[-1] for element in root.iter()} <= {
+        "svg", "title", "style", "defs", "marker", "path", "text", "tspan", "g", "rect", "polygon", "a",
+        "circle", "polyline", "line",
+    }  # fmt: skip
+    title = f"Reconcile executions of job {script}\ufffd (FAILED & <b>)"
+    assert root.find("svg:title", NS).text == title
+    assert [a.get("href") for a in root.iterfind(".//svg:a", NS)] == [console_url("eu-west-1", arn)]
+
+
+def test_an_execution_recorded_with_script_tags_in_its_input_draws_them_as_legend_text() -> None:
+    definition = load_definition()
+    states = definition["States"]
+    events = history(then_next(states, definition["StartAt"]), states)
+    events[0]["executionStartedEventDetails"]["input"] = json.dumps(
+        {"kind": "step", "step": "<script>x</script>", "outcome": "&amp;\x0b"}
+    )
+    trace = parse_history("arn:aws:states:r:1:express:m:run-1", events)
+    root = parsed(render_svg(parse_asl(definition), title="t", executions=[trace]))
+    legend = [t.text for t in root.iterfind(".//svg:g[@class='legend']/svg:text", NS)]
+    assert "1. <script>x</script> &amp;\ufffd — execution SUCCEEDED — run-1" in legend
+    assert not list(root.iter("{http://www.w3.org/2000/svg}script")) and not list(root.iter("script"))
