@@ -38,12 +38,13 @@ data "aws_iam_policy_document" "this" {
 module "function" {
   source = "../lambda_function"
 
-  function_name   = var.function_name
-  role_name       = var.role_name
-  handler         = var.handler
-  timeout_seconds = var.timeout_seconds
-  memory_mb       = var.memory_mb
-  package_path    = var.package_path
+  permissions_boundary_arn = var.permissions_boundary_arn
+  function_name            = var.function_name
+  role_name                = var.role_name
+  handler                  = var.handler
+  timeout_seconds          = var.timeout_seconds
+  memory_mb                = var.memory_mb
+  package_path             = var.package_path
   environment = merge(
     var.environment,
     { POWERTOOLS_SERVICE_NAME = var.service_name, WORKER_STEP = var.step },
