@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from tf_model import Module, ResourceRef, Scope, arn_of, blocks, evaluate
+from tf_model import Module, ResourceRef, Scope, arn_of, blocks, evaluate, expression
 
 ALLOW, DENY, IMPLICIT_DENY = "Allow", "Deny", "ImplicitDeny"
 
@@ -71,11 +71,12 @@ def document(module: Module, name: str, scope: Scope | None = None) -> list[Stat
     scope = scope or Scope(module)
     body = module.data_of("aws_iam_policy_document")[name]
     found: list[Statement] = []
-    for source in evaluate(body.get("source_policy_documents", []), scope):
-        match = re.fullmatch(r"<data\.aws_iam_policy_document\.(\w+)\.json>", source)
-        if not match:
-            raise ValueError(f"source document {source!r} is not a policy document of this module")
-        found.extend(document(module, match.group(1), scope))
+    raw_sources = body.get("source_policy_documents", [])
+    for raw in raw_sources if isinstance(raw_sources, list) else [raw_sources]:
+        # A document passed in as a variable was written in the calling module: look it up from there.
+        origin = scope.caller if expression(raw).startswith("var.") else scope
+        for source in _listed(evaluate(raw, scope)):
+            found.extend(_source_document(source, origin))
     for raw in blocks(body, "statement"):
         statement = evaluate(raw, scope)
         found.append(
@@ -91,6 +92,14 @@ def document(module: Module, name: str, scope: Scope | None = None) -> list[Stat
             )
         )
     return found
+
+
+def _source_document(reference: str, scope: Scope | None) -> list[Statement]:
+    """A `source_policy_documents` entry, a policy document of the module `scope` is in."""
+    match = re.fullmatch(r"<data\.aws_iam_policy_document\.(\w+)\.json>", reference)
+    if not match or scope is None:
+        raise ValueError(f"source document {reference!r} is not an aws_iam_policy_document")
+    return document(scope.module, match.group(1), scope)
 
 
 def decide(

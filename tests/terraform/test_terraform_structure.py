@@ -57,7 +57,6 @@ EVERY_WORKER = {
     "sqs:GetQueueUrl",
     "s3:GetObject",
     "s3:GetObjectVersion",
-    "dynamodb:GetItem",
     "dynamodb:UpdateItem",
     "states:StartExecution",
 }

@@ -23,8 +23,9 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid       = "ClaimStep"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    sid = "ClaimStep"
+    # A conditional update claims the step and returns the attempt count: no read is needed.
+    actions   = ["dynamodb:UpdateItem"]
     resources = [var.jobs_table_arn]
   }
 
