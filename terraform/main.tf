@@ -19,6 +19,7 @@ module "storage" {
   thumbnail_bucket_name  = "${local.prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}"
   upload_prefix          = local.config.storage.upload_prefix
   thumbnail_prefix       = local.config.storage.thumbnail_prefix
+  upload_expiration_days = local.config.retention.uploads_days
   dispatch_function_arn  = module.dispatch_tasks.function_arn
   dispatch_function_name = module.dispatch_tasks.function_name
 }
@@ -29,6 +30,7 @@ module "jobs_table" {
   name                = "${local.prefix}${local.config.table.name}"
   status_index_name   = local.config.table.status_index
   deadline_index_name = local.config.table.deadline_index
+  ttl_attribute       = "expiresAt" # the record's expiry, pixelpipe.logic.jobs.EXPIRES_AT (docs/job-record.md)
   deletion_protection = var.table_deletion_protection
 }
 
@@ -209,5 +211,7 @@ module "observability" {
   state_machine_arn       = module.reconciler.state_machine_arn
   metrics_namespace       = local.config.metrics.namespace
   queue_age_alarm_seconds = var.queue_age_alarm_seconds
-  alarm_email             = var.alarm_email
+  # From pipeline.json: the age at which a dead letter needs a human, well before it expires.
+  dead_letter_age_alarm_seconds = local.config.alarms.dead_letter_age_seconds
+  alarm_email                   = var.alarm_email
 }

@@ -1,7 +1,9 @@
 locals {
+  # expiration_days: how long an object is kept at all (null: until deleted). Originals expire: they carry
+  # the uploader's EXIF metadata, GPS position included (docs/security.md).
   buckets = {
-    uploads    = { name = var.upload_bucket_name, prefix = var.upload_prefix }
-    thumbnails = { name = var.thumbnail_bucket_name, prefix = var.thumbnail_prefix }
+    uploads    = { name = var.upload_bucket_name, prefix = var.upload_prefix, expiration_days = var.upload_expiration_days }
+    thumbnails = { name = var.thumbnail_bucket_name, prefix = var.thumbnail_prefix, expiration_days = null }
   }
 }
 
@@ -76,6 +78,38 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
+    }
+  }
+
+  # The bucket is versioned: expiring a current version leaves it noncurrent (removed by the rule
+  # above after noncurrent_version_expiration_days) behind a delete marker, removed by the next rule.
+  dynamic "rule" {
+    for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
+
+    content {
+      id     = "expire-objects-after-the-retention-period"
+      status = "Enabled"
+
+      filter {}
+
+      expiration {
+        days = rule.value
+      }
+    }
+  }
+
+  dynamic "rule" {
+    for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
+
+    content {
+      id     = "remove-expired-delete-markers"
+      status = "Enabled"
+
+      filter {}
+
+      expiration {
+        expired_object_delete_marker = true
+      }
     }
   }
 

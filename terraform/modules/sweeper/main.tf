@@ -1,7 +1,7 @@
 data "aws_iam_policy_document" "this" {
   statement {
-    sid       = "FindPendingJobs"
-    actions   = ["dynamodb:Query"]
+    sid     = "FindPendingJobs"
+    actions = ["dynamodb:Query"]
     resources = [
       "${var.jobs_table_arn}/index/${var.deadline_index_name}",
       "${var.jobs_table_arn}/index/${var.status_index_name}", # records written before deadlineAt existed
