@@ -8,10 +8,6 @@ resource "aws_iam_role" "apply" {
 }
 
 data "aws_iam_policy_document" "apply" {
-  #checkov:skip=CKV_AWS_356:"*" only for calls without resource-level permissions (vended-log delivery, EC2 VPC creation, event source mapping reads), each commented.
-  #checkov:skip=CKV_AWS_111:The "*" writes are log delivery (no resource-level permissions) and EC2 VPC creation (no ARN before creation, region-conditioned); every IAM write is on role/<project>-* and boundary-conditioned.
-  #checkov:skip=CKV_AWS_109:IAM writes are on role/<project>-* only, CreateRole/PutRolePolicy/AttachRolePolicy require the permissions boundary, and the deploy roles themselves are explicitly denied.
-  #checkov:skip=CKV_AWS_110:Escalation is closed: every created role must carry the boundary (which allows no IAM), the boundary cannot be removed or edited, the deploy roles cannot be changed, and PassRole is conditioned on iam:PassedToService (tests/terraform/test_deploy_roles.py).
   source_policy_documents = [data.aws_iam_policy_document.read_stack.json, data.aws_iam_policy_document.deploy_guardrails.json]
 
   statement {

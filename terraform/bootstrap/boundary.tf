@@ -4,8 +4,6 @@
 # (apply_role.tf), and can neither remove a boundary nor change this policy.
 # ---------------------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "boundary" {
-  #checkov:skip=CKV_AWS_356:"*" only for X-Ray, CloudWatch metrics, Rekognition, vended-log delivery and Lambda's VPC network interfaces: none has resource-level permissions.
-  #checkov:skip=CKV_AWS_111:The "*" writes are X-Ray segments, metrics (namespace-conditioned), log delivery and VPC ENIs: no resource-level permissions exist for them.
   statement {
     sid       = "PipelineObjects"
     actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]

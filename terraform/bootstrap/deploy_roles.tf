@@ -118,7 +118,6 @@ data "aws_iam_policy_document" "deploy_guardrails" {
 # What Terraform reads to refresh the stack: configuration only (Describe/Get/List), never data.
 # ---------------------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "read_stack" {
-  #checkov:skip=CKV_AWS_356:"*" only for read calls without resource-level permissions (GetCallerIdentity, Describe*, event source mappings, log delivery reads).
   statement {
     sid = "ReadBuckets"
     actions = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -14,17 +15,29 @@ from pixelpipe_cli.provision import provision
 SQS_RETENTION_SECONDS = 1_209_600  # every DLQ and dispatch-failures keep messages 14 days
 
 
+def expand(body: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    """A block's evaluated arguments, its nested blocks as lists, and its `dynamic` blocks expanded."""
+    result: dict[str, Any] = {}
+    for key, value in body.items():
+        if key.startswith("__") or key in ("depends_on", "for_each", "count", "provider", "lifecycle"):
+            continue
+        if key == "dynamic":
+            for dynamic in blocks(body, "dynamic"):
+                for name, spec in dynamic.items():
+                    for item in evaluate(spec["for_each"], scope):
+                        inner = scope.bind(name, {"value": item})
+                        result.setdefault(name, []).extend(expand(c, inner) for c in blocks(spec, "content"))
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            result.setdefault(key, []).extend(expand(item, scope) for item in value)
+        else:
+            result[key] = evaluate(value, scope)
+    return result
+
+
 def lifecycle_rules(bucket_key: str) -> list[dict]:
     scope = Scope(root()).call("storage", child("storage"))
     body = child("storage").resources[("aws_s3_bucket_lifecycle_configuration", "this")]
-    inner = scope.with_each(body["for_each"], bucket_key)
-    rules = [evaluate(rule, inner) for rule in blocks(body, "rule")]
-    for dynamic in blocks(body, "dynamic"):
-        for name, spec in dynamic.items():
-            assert name == "rule"
-            for value in evaluate(spec["for_each"], inner):
-                rules.extend(evaluate(blocks(spec, "content"), inner.bind("rule", {"value": value})))
-    return rules
+    return expand(body, scope.with_each(body["for_each"], bucket_key))["rule"]
 
 
 def first(node):

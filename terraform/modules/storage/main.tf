@@ -72,6 +72,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     filter {}
 
+    # Only where the bucket has a retention period (uploads: the originals, EXIF and GPS included). The
+    # bucket is versioned: the expired current version becomes noncurrent, removed after
+    # noncurrent_version_expiration_days; the delete marker left on top is removed by the next rule.
+    dynamic "expiration" {
+      for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
+
+      content {
+        days = expiration.value
+      }
+    }
+
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_expiration_days
     }
@@ -81,23 +92,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
-  # The bucket is versioned: expiring a current version leaves it noncurrent (removed by the rule
-  # above after noncurrent_version_expiration_days) behind a delete marker, removed by the next rule.
-  dynamic "rule" {
-    for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
-
-    content {
-      id     = "expire-objects-after-the-retention-period"
-      status = "Enabled"
-
-      filter {}
-
-      expiration {
-        days = rule.value
-      }
-    }
-  }
-
+  # S3 accepts expired_object_delete_marker only in an expiration without days: a rule of its own.
   dynamic "rule" {
     for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
 
@@ -109,6 +104,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
       expiration {
         expired_object_delete_marker = true
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 1
       }
     }
   }
