@@ -61,8 +61,9 @@ module "reconciler" {
 # ---------------------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "dispatch_tasks" {
   statement {
-    sid       = "HeadUploadedObjects"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    sid = "HeadUploadedObjects"
+    # HEAD of the version the S3 event names: the bucket is versioned, so every event names one.
+    actions   = ["s3:GetObjectVersion"]
     resources = ["${module.storage.upload_bucket_arn}/${local.config.storage.upload_prefix}*"]
   }
 
