@@ -15,7 +15,17 @@ from fnmatch import fnmatchcase
 
 import pytest
 from iam_policy import ALLOW, DENY, Statement, decide, document
-from tf_model import TERRAFORM, Scope, arn_of, evaluate, expression, load_module, pipeline_config, root
+from tf_model import (
+    TERRAFORM,
+    Scope,
+    arn_of,
+    child,
+    evaluate,
+    expression,
+    load_module,
+    pipeline_config,
+    root,
+)
 
 BOOTSTRAP = TERRAFORM / "bootstrap"
 OWNER_REPO = "example-owner/pixel-pipe"
@@ -241,14 +251,22 @@ def test_every_role_of_the_stack_carries_the_bootstraps_boundary():
 
 
 def test_every_grant_of_the_stacks_roles_fits_inside_the_boundary():
-    """A grant outside the boundary would deploy but fail at run time: hold the two together."""
-    from test_terraform_structure import every_runtime_statement
+    """A grant outside the boundary would deploy but fail at run time: hold the two together, resource by
+    resource, for every function, the state machine and the sweeper's schedule."""
+    from test_least_privilege import function_policies, state_machine_policy
 
     boundary = document(load_module(BOOTSTRAP), "boundary", bootstrap_scope())
-    for owner, statement in every_runtime_statement():
-        for action in statement["actions"]:
-            assert any(s.effect == ALLOW and s.covers_action(action) for s in boundary), (owner, action)
-            assert not any(s.effect == DENY and s.covers_action(action) for s in boundary), (owner, action)
+    sweeper = Scope(root()).call("sweeper", child("sweeper"))
+    policies = {
+        **function_policies(),
+        "reconcile": state_machine_policy(),
+        "schedule": document(child("sweeper"), "scheduler", sweeper),
+    }
+    for owner, statements in policies.items():
+        for statement in statements:
+            for action in statement.actions:
+                for resource in statement.resources:
+                    assert decide(boundary, action, resource) == ALLOW, (owner, action, resource)
 
 
 def test_the_trust_of_every_deploy_role_names_one_exact_subject(roles):
