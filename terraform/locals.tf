@@ -9,6 +9,9 @@ locals {
 
   # Role, log group and alarm names are not in pipeline.json; they carry the project name.
   resource_prefix = "${var.name_prefix}${local.config.project}"
+  # Every role the stack creates carries this boundary, made by terraform/bootstrap (boundary.tf) under the
+  # same name; the apply role may create no role without it.
+  permissions_boundary_arn = "arn:${local.partition}:iam::${local.account_id}:policy/${local.resource_prefix}-permissions-boundary"
 
   functions = local.config.functions
   # The two functions that are not workers, by their key in pipeline.json "functions".

@@ -19,6 +19,7 @@ module "storage" {
   thumbnail_bucket_name  = "${local.prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}"
   upload_prefix          = local.config.storage.upload_prefix
   thumbnail_prefix       = local.config.storage.thumbnail_prefix
+  upload_expiration_days = local.config.retention.uploads_days
   dispatch_function_arn  = module.dispatch_tasks.function_arn
   dispatch_function_name = module.dispatch_tasks.function_name
 }
@@ -29,6 +30,7 @@ module "jobs_table" {
   name                = "${local.prefix}${local.config.table.name}"
   status_index_name   = local.config.table.status_index
   deadline_index_name = local.config.table.deadline_index
+  ttl_attribute       = "expiresAt" # the record's expiry, pixelpipe.logic.jobs.EXPIRES_AT (docs/job-record.md)
   deletion_protection = var.table_deletion_protection
 }
 
@@ -44,13 +46,14 @@ module "messaging" {
 module "reconciler" {
   source = "./modules/reconciler"
 
-  name               = "${local.prefix}${local.config.state_machine.name}"
-  role_name          = "${local.resource_prefix}-reconcile"
-  definition_file    = "${path.root}/../${local.config.state_machine.definition}"
-  jobs_table_name    = module.jobs_table.table_name
-  jobs_table_arn     = module.jobs_table.table_arn
-  metrics_namespace  = local.config.metrics.namespace
-  log_retention_days = var.log_retention_days
+  name                     = "${local.prefix}${local.config.state_machine.name}"
+  role_name                = "${local.resource_prefix}-reconcile"
+  permissions_boundary_arn = local.permissions_boundary_arn
+  definition_file          = "${path.root}/../${local.config.state_machine.definition}"
+  jobs_table_name          = module.jobs_table.table_name
+  jobs_table_arn           = module.jobs_table.table_arn
+  metrics_namespace        = local.config.metrics.namespace
+  log_retention_days       = var.log_retention_days
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -58,8 +61,9 @@ module "reconciler" {
 # ---------------------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "dispatch_tasks" {
   statement {
-    sid       = "HeadUploadedObjects"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    sid = "HeadUploadedObjects"
+    # HEAD of the version the S3 event names: the bucket is versioned, so every event names one.
+    actions   = ["s3:GetObjectVersion"]
     resources = ["${module.storage.upload_bucket_arn}/${local.config.storage.upload_prefix}*"]
   }
 
@@ -86,16 +90,17 @@ data "aws_iam_policy_document" "dispatch_tasks" {
 module "dispatch_tasks" {
   source = "./modules/lambda_function"
 
-  function_name      = "${local.prefix}${local.dispatch_function}"
-  role_name          = "${local.resource_prefix}-${local.dispatch_function}"
-  handler            = local.functions[local.dispatch_function].handler
-  timeout_seconds    = local.functions[local.dispatch_function].timeout_seconds
-  memory_mb          = local.functions[local.dispatch_function].memory_mb
-  package_path       = local.package_path[local.dispatch_function]
-  environment        = merge(local.shared_environment, { POWERTOOLS_SERVICE_NAME = local.dispatch_function })
-  policy_json        = data.aws_iam_policy_document.dispatch_tasks.json
-  log_retention_days = var.log_retention_days
-  vpc_config         = local.vpc_config
+  function_name            = "${local.prefix}${local.dispatch_function}"
+  role_name                = "${local.resource_prefix}-${local.dispatch_function}"
+  permissions_boundary_arn = local.permissions_boundary_arn
+  handler                  = local.functions[local.dispatch_function].handler
+  timeout_seconds          = local.functions[local.dispatch_function].timeout_seconds
+  memory_mb                = local.functions[local.dispatch_function].memory_mb
+  package_path             = local.package_path[local.dispatch_function]
+  environment              = merge(local.shared_environment, { POWERTOOLS_SERVICE_NAME = local.dispatch_function })
+  policy_json              = data.aws_iam_policy_document.dispatch_tasks.json
+  log_retention_days       = var.log_retention_days
+  vpc_config               = local.vpc_config
 }
 
 # S3 invokes dispatch-tasks asynchronously: after maximum_retry_attempts failed retries (e.g. DynamoDB or
@@ -146,15 +151,16 @@ module "worker" {
   source   = "./modules/worker"
   for_each = local.workers
 
-  step            = each.key
-  service_name    = each.value.function
-  function_name   = "${local.prefix}${each.value.function}"
-  role_name       = "${local.resource_prefix}-${each.value.function}"
-  handler         = each.value.handler
-  timeout_seconds = each.value.timeout_seconds
-  memory_mb       = each.value.memory_mb
-  package_path    = local.package_path[each.value.function]
-  environment     = local.shared_environment
+  step                     = each.key
+  service_name             = each.value.function
+  function_name            = "${local.prefix}${each.value.function}"
+  role_name                = "${local.resource_prefix}-${each.value.function}"
+  permissions_boundary_arn = local.permissions_boundary_arn
+  handler                  = each.value.handler
+  timeout_seconds          = each.value.timeout_seconds
+  memory_mb                = each.value.memory_mb
+  package_path             = local.package_path[each.value.function]
+  environment              = local.shared_environment
   # The same rule as pixelpipe.config.lambda_environment(): the labels worker gets LABEL_BACKEND.
   label_backend           = each.value.result_field == "labels" ? "rekognition" : null
   queue_arn               = module.messaging.queues[each.key].arn
@@ -173,22 +179,23 @@ module "worker" {
 module "sweeper" {
   source = "./modules/sweeper"
 
-  function_name       = "${local.prefix}${local.sweeper_function}"
-  role_name           = "${local.resource_prefix}-${local.sweeper_function}"
-  scheduler_role_name = "${local.resource_prefix}-sweeper-schedule"
-  schedule_name       = "${local.resource_prefix}-sweep"
-  handler             = local.functions[local.sweeper_function].handler
-  timeout_seconds     = local.functions[local.sweeper_function].timeout_seconds
-  memory_mb           = local.functions[local.sweeper_function].memory_mb
-  package_path        = local.package_path[local.sweeper_function]
-  environment         = merge(local.shared_environment, { POWERTOOLS_SERVICE_NAME = local.sweeper_function })
-  interval_minutes    = ceil(local.config.limits.sweep_interval_seconds / 60)
-  jobs_table_arn      = module.jobs_table.table_arn
-  status_index_name   = local.config.table.status_index
-  deadline_index_name = local.config.table.deadline_index
-  state_machine_arn   = module.reconciler.state_machine_arn
-  log_retention_days  = var.log_retention_days
-  vpc_config          = local.vpc_config
+  function_name            = "${local.prefix}${local.sweeper_function}"
+  role_name                = "${local.resource_prefix}-${local.sweeper_function}"
+  scheduler_role_name      = "${local.resource_prefix}-sweeper-schedule"
+  permissions_boundary_arn = local.permissions_boundary_arn
+  schedule_name            = "${local.resource_prefix}-sweep"
+  handler                  = local.functions[local.sweeper_function].handler
+  timeout_seconds          = local.functions[local.sweeper_function].timeout_seconds
+  memory_mb                = local.functions[local.sweeper_function].memory_mb
+  package_path             = local.package_path[local.sweeper_function]
+  environment              = merge(local.shared_environment, { POWERTOOLS_SERVICE_NAME = local.sweeper_function })
+  interval_minutes         = ceil(local.config.limits.sweep_interval_seconds / 60)
+  jobs_table_arn           = module.jobs_table.table_arn
+  status_index_name        = local.config.table.status_index
+  deadline_index_name      = local.config.table.deadline_index
+  state_machine_arn        = module.reconciler.state_machine_arn
+  log_retention_days       = var.log_retention_days
+  vpc_config               = local.vpc_config
 }
 
 module "observability" {
@@ -205,5 +212,7 @@ module "observability" {
   state_machine_arn       = module.reconciler.state_machine_arn
   metrics_namespace       = local.config.metrics.namespace
   queue_age_alarm_seconds = var.queue_age_alarm_seconds
-  alarm_email             = var.alarm_email
+  # From pipeline.json: the age at which a dead letter needs a human, well before it expires.
+  dead_letter_age_alarm_seconds = local.config.alarms.dead_letter_age_seconds
+  alarm_email                   = var.alarm_email
 }

@@ -36,6 +36,7 @@ import boto3
 from aws_xray_sdk import global_sdk_config
 
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
+from pixelpipe_cli import call_recorder
 from pixelpipe_cli.faults import injector_from_env
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
 from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
@@ -112,8 +113,9 @@ class FunctionHost:
             if boto3.DEFAULT_SESSION is None:
                 boto3.setup_default_session()
             self.faults.install(boto3.DEFAULT_SESSION)
+        record_calls = call_recorder.install(function)  # before the import: handlers make clients there
         module_name, _, attribute = self.spec["handler"].rpartition(".")
-        self.handler = getattr(importlib.import_module(module_name), attribute)
+        self.handler = record_calls(getattr(importlib.import_module(module_name), attribute))
         global_sdk_config.set_sdk_enabled(False)  # traced only inside invocations
         self.sqs = target.client("sqs")
         self.dynamodb = target.client("dynamodb")

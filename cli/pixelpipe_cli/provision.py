@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelpipe.config import pipeline_config, workers
+from pixelpipe.logic.jobs import EXPIRES_AT
 from pixelpipe_cli.target import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +86,10 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
     s3.put_bucket_versioning(Bucket=storage["upload_bucket"], VersioningConfiguration={"Status": "Enabled"})
 
     create_jobs_table(ddb)
+    # As modules/jobs_table: records expire (moto stores the setting; it deletes nothing).
+    ddb.update_time_to_live(
+        TableName=table["name"], TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
+    )
 
     topic_arn = sns.create_topic(Name=config["topic"]["name"])["TopicArn"]
     queues: dict[str, dict[str, str]] = {}

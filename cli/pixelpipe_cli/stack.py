@@ -21,6 +21,7 @@ import requests
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import pipeline_config, workers
+from pixelpipe_cli import call_recorder
 from pixelpipe_cli.faults import LOG_ENV, PLAN_ENV
 from pixelpipe_cli.provision import REPO_ROOT, provision
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
@@ -61,6 +62,7 @@ class LocalStack:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.target_path = home / "target.json"
         self.logs = home / "logs"
+        self.calls_dir = self.logs / "aws-calls"
         self._server = None
         self._hosts: dict[str, subprocess.Popen] = {}
         self._daemon: XRayDaemon | None = None
@@ -161,6 +163,8 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
             "PYTHONUNBUFFERED": "1",
+            # Each host records its handler's AWS calls here (call_recorder.py; the least-privilege test).
+            call_recorder.ENV_CALL_LOG: str(self.calls_dir),
         }
         env.update(self._fault_environment())
         if self._daemon is not None:

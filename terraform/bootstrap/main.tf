@@ -11,11 +11,60 @@ locals {
     [for name in keys(local.config.functions) : "${var.name_prefix}${name}"],
     [for w in values(local.config.workers) : "${var.name_prefix}${w.function}"],
   )
-  queue_names = flatten([for w in values(local.config.workers) : ["${var.name_prefix}${w.queue}", "${var.name_prefix}${w.dlq}"]])
+  # dispatch-tasks' on-failure queue and any other function's: every queue the stack creates.
+  failure_queue_names = [for f in values(local.config.functions) : "${var.name_prefix}${f.failure_queue}" if can(f.failure_queue)]
+  queue_names = concat(
+    flatten([for w in values(local.config.workers) : ["${var.name_prefix}${w.queue}", "${var.name_prefix}${w.dlq}"]]),
+    local.failure_queue_names,
+  )
   bucket_names = [
     "${var.name_prefix}${local.config.storage.upload_bucket}-${local.account_id}",
     "${var.name_prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}",
   ]
+
+  # The state object and the lock file S3-native locking (use_lockfile) writes beside it.
+  state_key = "${local.project}/terraform.tfstate"
+
+  # The deploy roles, and the boundary every role they create must carry (the main stack computes the
+  # same ARN from pipeline.json: terraform/locals.tf permissions_boundary_arn).
+  plan_role_name  = "${local.project}-github-plan"
+  apply_role_name = "${local.project}-github-apply"
+  deploy_role_arns = [
+    "${local.arn}:iam::${local.account_id}:role/${local.plan_role_name}",
+    "${local.arn}:iam::${local.account_id}:role/${local.apply_role_name}",
+  ]
+  boundary_name = "${local.project}-permissions-boundary"
+  boundary_arn  = "${local.arn}:iam::${local.account_id}:policy/${local.boundary_name}"
+
+  # The ARNs of everything the main stack creates, by service, from the names above.
+  bucket_arns        = [for name in local.bucket_names : "${local.arn}:s3:::${name}"]
+  bucket_object_arns = [for name in local.bucket_names : "${local.arn}:s3:::${name}/*"]
+  table_arns = [
+    "${local.arn}:dynamodb:${local.region}:${local.account_id}:table/${var.name_prefix}${local.config.table.name}",
+    "${local.arn}:dynamodb:${local.region}:${local.account_id}:table/${var.name_prefix}${local.config.table.name}/index/*",
+  ]
+  topic_arns = [
+    "${local.arn}:sns:${local.region}:${local.account_id}:${var.name_prefix}${local.config.topic.name}",
+    "${local.arn}:sns:${local.region}:${local.account_id}:${local.project}-alarms",
+  ]
+  # Subscriptions are named <topic ARN>:<id>.
+  subscription_arns  = [for topic in local.topic_arns : "${topic}:*"]
+  queue_arns         = [for name in local.queue_names : "${local.arn}:sqs:${local.region}:${local.account_id}:${name}"]
+  function_arns      = [for name in local.function_names : "${local.arn}:lambda:${local.region}:${local.account_id}:function:${name}"]
+  state_machine_arns = ["${local.arn}:states:${local.region}:${local.account_id}:stateMachine:${var.name_prefix}${local.config.state_machine.name}"]
+  schedule_arns      = ["${local.arn}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.project}-*"]
+  project_role_arns  = ["${local.arn}:iam::${local.account_id}:role/${local.project}-*"]
+  log_group_arns = concat(
+    [for name in local.function_names : "${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${name}*"],
+    ["${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/vendedlogs/states/${var.name_prefix}${local.config.state_machine.name}*"],
+  )
+  alarm_arns     = ["${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.project}-*"]
+  dashboard_arns = ["${local.arn}:cloudwatch::${local.account_id}:dashboard/${local.project}"]
+
+  # The services that may assume a role the apply role creates (iam:PassRole's iam:PassedToService).
+  pipeline_services = ["lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"]
+  # The one AWS managed policy the stack attaches (a function's role, with enable_vpc).
+  attachable_policy_arns = ["${local.arn}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"]
 
   oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : "${local.arn}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com"
 }
@@ -117,202 +166,12 @@ resource "aws_s3_bucket_policy" "state" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# GitHub Actions OIDC → deploy role (no static keys anywhere)
+# GitHub Actions OIDC: no static keys anywhere. Two roles (plan_role.tf, apply_role.tf), each with its own
+# trust: pull requests can only ever read.
 # ---------------------------------------------------------------------------------------------------------
 resource "aws_iam_openid_connect_provider" "github" {
   count = var.create_oidc_provider ? 1 : 0
 
   url            = "https://token.actions.githubusercontent.com"
   client_id_list = ["sts.amazonaws.com"]
-}
-
-data "aws_iam_policy_document" "deploy_trust" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "token.actions.githubusercontent.com:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    # Only the production environment (apply on main) and pull requests (plan) of this one repository.
-    condition {
-      test     = "StringEquals"
-      variable = "token.actions.githubusercontent.com:sub"
-      values = [
-        "repo:${var.github_owner}/${var.github_repo}:environment:production",
-        "repo:${var.github_owner}/${var.github_repo}:pull_request",
-      ]
-    }
-  }
-}
-
-resource "aws_iam_role" "deploy" {
-  name                 = "${local.project}-github-deploy"
-  assume_role_policy   = data.aws_iam_policy_document.deploy_trust.json
-  max_session_duration = 3600
-}
-
-data "aws_iam_policy_document" "deploy" {
-  #checkov:skip=CKV_AWS_107:iam:PassRole is limited to the project's own roles (role/<project>-*).
-  #checkov:skip=CKV_AWS_109:IAM writes are limited to the project's own roles (role/<project>-*); Terraform must create and update them.
-  #checkov:skip=CKV_AWS_110:Privilege escalation is bounded: the role can only create/alter roles named <project>-* and pass them to Lambda, Step Functions and Scheduler.
-  #checkov:skip=CKV_AWS_111:Write actions on "*" are only EC2 VPC actions (enable_vpc), which take no resource ARN before creation, limited to this region by condition.
-  #checkov:skip=CKV_AWS_356:"*" only for read-only Describe/List calls and EC2/logs-delivery actions without resource-level permissions.
-  statement {
-    sid       = "StateBucket"
-    actions   = ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
-  }
-
-  statement {
-    sid       = "ProjectBuckets"
-    actions   = ["s3:*"]
-    resources = flatten([for name in local.bucket_names : ["${local.arn}:s3:::${name}", "${local.arn}:s3:::${name}/*"]])
-  }
-
-  statement {
-    sid       = "JobsTable"
-    actions   = ["dynamodb:*"]
-    resources = ["${local.arn}:dynamodb:${local.region}:${local.account_id}:table/${var.name_prefix}${local.config.table.name}"]
-  }
-
-  statement {
-    sid     = "Topics"
-    actions = ["sns:*"]
-    resources = [
-      "${local.arn}:sns:${local.region}:${local.account_id}:${var.name_prefix}${local.config.topic.name}",
-      "${local.arn}:sns:${local.region}:${local.account_id}:${local.project}-alarms",
-    ]
-  }
-
-  statement {
-    sid       = "Queues"
-    actions   = ["sqs:*"]
-    resources = [for name in local.queue_names : "${local.arn}:sqs:${local.region}:${local.account_id}:${name}"]
-  }
-
-  statement {
-    sid       = "Functions"
-    actions   = ["lambda:*"]
-    resources = [for name in local.function_names : "${local.arn}:lambda:${local.region}:${local.account_id}:function:${name}"]
-  }
-
-  statement {
-    sid = "EventSourceMappings"
-    actions = [
-      "lambda:CreateEventSourceMapping",
-      "lambda:GetEventSourceMapping",
-      "lambda:UpdateEventSourceMapping",
-      "lambda:DeleteEventSourceMapping",
-      "lambda:ListEventSourceMappings",
-      "lambda:ListTags",
-      "lambda:TagResource",
-    ]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestedRegion"
-      values   = [local.region]
-    }
-  }
-
-  statement {
-    sid     = "StateMachine"
-    actions = ["states:*"]
-    resources = [
-      "${local.arn}:states:${local.region}:${local.account_id}:stateMachine:${var.name_prefix}${local.config.state_machine.name}",
-    ]
-  }
-
-  statement {
-    sid       = "Schedules"
-    actions   = ["scheduler:*"]
-    resources = ["${local.arn}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.project}-*"]
-  }
-
-  statement {
-    sid     = "ProjectRoles"
-    actions = ["iam:*"]
-    resources = [
-      "${local.arn}:iam::${local.account_id}:role/${local.project}-*",
-    ]
-  }
-
-  statement {
-    sid     = "LogGroups"
-    actions = ["logs:*"]
-    resources = concat(
-      [for name in local.function_names : "${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${name}*"],
-      ["${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/vendedlogs/states/${var.name_prefix}${local.config.state_machine.name}*"],
-    )
-  }
-
-  statement {
-    sid     = "AlarmsAndDashboard"
-    actions = ["cloudwatch:*"]
-    resources = [
-      "${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.project}-*",
-      "${local.arn}:cloudwatch::${local.account_id}:dashboard/${local.project}",
-    ]
-  }
-
-  statement {
-    sid = "ReadOnlyWithoutResourceLevelPermissions"
-    # Describe/List calls Terraform makes while refreshing; none supports resource-level permissions.
-    actions = [
-      "sts:GetCallerIdentity",
-      "iam:GetPolicy",
-      "iam:GetPolicyVersion",
-      "logs:DescribeLogGroups",
-      "logs:ListTagsForResource",
-      "logs:CreateLogDelivery",
-      "logs:GetLogDelivery",
-      "logs:UpdateLogDelivery",
-      "logs:DeleteLogDelivery",
-      "logs:ListLogDeliveries",
-      "logs:PutResourcePolicy",
-      "logs:DescribeResourcePolicies",
-      "cloudwatch:DescribeAlarms",
-      "ec2:Describe*",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid = "OptionalVpc"
-    # VPC, subnets, route tables, endpoints and security groups (enable_vpc): EC2 create calls take no
-    # resource ARN before the resource exists; limited to the stack's region.
-    actions = [
-      "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
-      "ec2:CreateSubnet", "ec2:DeleteSubnet",
-      "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
-      "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
-      "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
-      "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-      "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
-      "ec2:CreateTags", "ec2:DeleteTags",
-      "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
-    ]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestedRegion"
-      values   = [local.region]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "deploy" {
-  name   = "deploy-${local.project}"
-  role   = aws_iam_role.deploy.id
-  policy = data.aws_iam_policy_document.deploy.json
 }

@@ -3,16 +3,26 @@ output "state_bucket" {
   value       = aws_s3_bucket.state.bucket
 }
 
-output "deploy_role_arn" {
-  description = "ARN of the role GitHub Actions assumes; set it as the repository variable AWS_DEPLOY_ROLE_ARN."
-  value       = aws_iam_role.deploy.arn
+output "plan_role_arn" {
+  description = "ARN of the read-only role pull requests assume for terraform plan; repository variable AWS_PLAN_ROLE_ARN."
+  value       = aws_iam_role.plan.arn
+}
+
+output "apply_role_arn" {
+  description = "ARN of the role the production environment assumes for terraform apply; repository variable AWS_APPLY_ROLE_ARN."
+  value       = aws_iam_role.apply.arn
+}
+
+output "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary every role of the stack carries (the main stack computes the same ARN)."
+  value       = aws_iam_policy.boundary.arn
 }
 
 output "backend_config" {
   description = "Contents for terraform/backend.hcl."
   value       = <<-EOT
     bucket = "${aws_s3_bucket.state.bucket}"
-    key    = "${local.project}/terraform.tfstate"
+    key    = "${local.state_key}"
     region = "${local.region}"
   EOT
 }

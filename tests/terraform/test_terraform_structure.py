@@ -39,8 +39,7 @@ EVERY_FUNCTION = {
 }
 EXPECTED_ACTIONS = {
     "dispatch-tasks": {
-        "s3:GetObject",  # HeadObject on the upload
-        "s3:GetObjectVersion",  # HeadObject with the version id S3 reported
+        "s3:GetObjectVersion",  # HeadObject with the version id S3 reported (the bucket is versioned)
         "dynamodb:PutItem",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
@@ -57,7 +56,6 @@ EVERY_WORKER = {
     "sqs:GetQueueUrl",
     "s3:GetObject",
     "s3:GetObjectVersion",
-    "dynamodb:GetItem",
     "dynamodb:UpdateItem",
     "states:StartExecution",
 }

@@ -9,6 +9,7 @@ configuration changes shape instead of passing on a guess.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -123,6 +124,10 @@ class Scope:
     caller: Scope | None = None
     each_key: str | None = None
     each_value: Any = None
+    names: tuple[tuple[str, Any], ...] = ()  # the variables of enclosing `for` expressions
+
+    def bind(self, name: str, value: Any) -> Scope:
+        return dataclasses.replace(self, names=(*self.names, (name, value)))
 
     def call(self, module_block: str, child_module: Module, each_key: str | None = None) -> Scope:
         """The scope inside `module "<module_block>"` of this module, for one for_each key."""
@@ -151,6 +156,32 @@ class ResourceRef:
     resource_name: str | None = None
 
 
+# Account, region and partition are data sources, known only to AWS: they stay symbolic in every ARN.
+PARTITION = "<data.aws_partition.current.partition>"
+REGION = "<data.aws_region.current.region>"
+ACCOUNT = "<data.aws_caller_identity.current.account_id>"
+_ARN_FORMATS = {
+    "aws_s3_bucket": "arn:{partition}:s3:::{name}",
+    "aws_dynamodb_table": "arn:{partition}:dynamodb:{region}:{account}:table/{name}",
+    "aws_sns_topic": "arn:{partition}:sns:{region}:{account}:{name}",
+    "aws_sqs_queue": "arn:{partition}:sqs:{region}:{account}:{name}",
+    "aws_sfn_state_machine": "arn:{partition}:states:{region}:{account}:stateMachine:{name}",
+    "aws_cloudwatch_log_group": "arn:{partition}:logs:{region}:{account}:log-group:{name}",
+    "aws_lambda_function": "arn:{partition}:lambda:{region}:{account}:function:{name}",
+    "aws_iam_role": "arn:{partition}:iam::{account}:role/{name}",
+    "aws_iam_policy": "arn:{partition}:iam::{account}:policy/{name}",
+}
+
+
+def arn_of(ref: ResourceRef) -> str:
+    """The ARN AWS gives the named resource, with account, region and partition symbolic."""
+    if ref.attribute != "arn" or ref.resource_name is None or ref.kind not in _ARN_FORMATS:
+        raise Unsupported(f"no ARN for {ref}")
+    return _ARN_FORMATS[ref.kind].format(
+        partition=PARTITION, region=REGION, account=ACCOUNT, name=ref.resource_name
+    )
+
+
 def _encode_ref(value: Any) -> Any:
     if isinstance(value, ResourceRef):
         return {"__ref__": [value.kind, value.name, value.key, value.attribute, value.resource_name]}
@@ -169,7 +200,7 @@ def _resource(scope: Scope, kind: str, name: str, key: str | None, attribute: st
     body = scope.module.resources.get((kind, name))
     if body is None:
         return ResourceRef(kind, name, key, attribute)
-    inner = scope.with_each(body["for_each"], key) if key is not None else scope
+    inner = scope.with_each(body["for_each"], key) if key is not None and "for_each" in body else scope
     resource_name = next((evaluate(body[a], inner) for a in NAME_ARGUMENTS if a in body), None)
     if attribute in NAME_ARGUMENTS:
         return resource_name
@@ -247,8 +278,47 @@ def _object_literal(text: str, scope: Scope) -> dict[str, Any]:
     return result
 
 
+def _for_list(text: str, scope: Scope) -> list[Any]:
+    """`[for NAME in COLLECTION : BODY]` or `[for NAME in COLLECTION : BODY if CONDITION]`."""
+    header, *rest = _split_top_level(text[len("[for") : -1], ":")
+    name, collection = (part.strip() for part in header.split(" in ", 1))
+    body, condition = _split_if(":".join(rest))
+    result = []
+    for item in evaluate_expression(collection, scope):
+        inner = scope.bind(name, item)
+        if condition is None or evaluate_expression(condition, inner):
+            result.append(evaluate_expression(body, inner))
+    return result
+
+
+def _split_if(text: str) -> tuple[str, str | None]:
+    depth, quoted = 0, False
+    for position, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+        elif not quoted and depth == 0 and text.startswith(" if ", position):
+            return text[:position].strip(), text[position + 4 :].strip()
+    return text.strip(), None
+
+
+def _can(text: str, scope: Scope) -> bool:
+    try:
+        evaluate_expression(text, scope)
+    except (KeyError, IndexError, TypeError, Unsupported):
+        return False
+    return True
+
+
 def evaluate_expression(text: str, scope: Scope) -> Any:
     text = text.strip()
+    if text.startswith("[for ") and text.endswith("]"):
+        return _for_list(text, scope)
+    if text.startswith("can(") and text.endswith(")"):
+        return _can(text[4:-1], scope)
     if re.fullmatch(r"-?\d+", text):
         return int(text)
     if text in ("true", "false"):
@@ -275,18 +345,30 @@ def evaluate_expression(text: str, scope: Scope) -> Any:
     division = re.fullmatch(r"(.+?)\s*/\s*(\d+)", text)
     if division and "(" not in division.group(1):
         return evaluate_expression(division.group(1), scope) / int(division.group(2))
-    call = re.fullmatch(r"(jsonencode|merge|lookup|ceil)\((.*)\)", text, re.S)
+    call = re.fullmatch(r"(jsonencode|merge|lookup|ceil|concat|flatten|values|keys)\((.*)\)", text, re.S)
     if call:
         arguments = [evaluate_expression(a, scope) for a in _split_top_level(call.group(2))]
         if call.group(1) == "jsonencode":
             return json.dumps(arguments[0], separators=(",", ":"), default=_encode_ref)
         if call.group(1) == "ceil":
             return math.ceil(arguments[0])
+        if call.group(1) == "concat":
+            return [item for argument in arguments for item in argument]
+        if call.group(1) == "flatten":
+            return [item for argument in arguments[0] for item in argument]
+        if call.group(1) in ("values", "keys"):
+            return list(getattr(arguments[0], call.group(1))())
         if call.group(1) == "merge":
             return {k: v for argument in arguments for k, v in argument.items()}
         return arguments[0].get(arguments[1], arguments[2])
     parts = _split_path(text)
     head = parts[0]
+    bound = dict(scope.names)
+    if head in bound:
+        value = bound[head]
+        for accessor in parts[1:]:
+            value = _index(value, accessor, scope)
+        return value
     if head == "each":
         value: Any = {"key": scope.each_key, "value": scope.each_value}
         for accessor in parts[1:]:
@@ -362,13 +444,15 @@ def evaluate(value: Any, scope: Scope) -> Any:
         return value
     inner = _single_expression(value)
     if inner is not None:
-        if inner.startswith("{for") or inner.startswith("[for"):
+        if inner.startswith("{for"):
             raise Unsupported(value)
         return evaluate_expression(inner, scope)
 
     def substitute(match: re.Match[str]) -> str:
         result = evaluate_expression(match.group(1), scope)
-        if isinstance(result, ResourceRef | dict | list):
+        if isinstance(result, ResourceRef):
+            return arn_of(result)
+        if isinstance(result, dict | list):
             raise Unsupported(value)
         return str(result)
 

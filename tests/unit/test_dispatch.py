@@ -7,6 +7,7 @@ The table, topic and bucket are small in-memory doubles that keep the contracts 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ BUCKET = "pixelpipe-uploads"
 STEPS = ["resize", "analysis"]
 MAX_BYTES = 26_214_400
 DEADLINE_SECONDS = 900
+RECORD_RETENTION_DAYS = 90
 ETAG = "9b2cf535f27731c974343645a3985328"
 
 
@@ -102,6 +104,7 @@ def dispatcher(jobs, topic, bucket) -> Dispatcher:
         steps=STEPS,
         max_input_bytes=MAX_BYTES,
         deadline_seconds=DEADLINE_SECONDS,
+        record_retention_days=RECORD_RETENTION_DAYS,
     )
 
 
@@ -226,6 +229,7 @@ def test_a_record_left_without_dispatched_at_is_republished(dispatcher, jobs, to
         steps=STEPS,
         max_input_bytes=MAX_BYTES,
         deadline_seconds=DEADLINE_SECONDS,
+        record_retention_days=RECORD_RETENTION_DAYS,
     )
     with pytest.raises(ConnectionError):
         crashed.dispatch(source)
@@ -349,3 +353,15 @@ def test_a_redelivered_event_leaves_a_failed_job_whose_steps_ran_alone(dispatche
     assert dispatcher.dispatch(source).action == "duplicate"
     assert jobs.records[job_id]["status"] == "FAILED"
     assert len(topic.published) == 1
+
+
+def test_every_new_record_expires_after_the_record_retention(dispatcher, jobs, bucket):
+    # GIVEN an accepted upload and an empty (rejected) one
+    accepted = dispatcher.dispatch(uploaded(bucket, "uploads/cat.png"))
+    rejected = dispatcher.dispatch(uploaded(bucket, "uploads/empty.png", size=0))
+
+    # THEN both records carry the epoch second, records_days after creation, when DynamoDB TTL deletes them
+    for result in (accepted, rejected):
+        record = jobs.records[result.job_id]
+        created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+        assert record["expiresAt"] == int(created.timestamp()) + RECORD_RETENTION_DAYS * 86400

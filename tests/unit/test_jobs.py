@@ -8,7 +8,14 @@ import uuid
 
 import pytest
 
-from pixelpipe.logic.jobs import JobMessage, SourceObject, StepCompletion, job_id_for, new_job_record
+from pixelpipe.logic.jobs import (
+    EXPIRES_AT,
+    JobMessage,
+    SourceObject,
+    StepCompletion,
+    job_id_for,
+    new_job_record,
+)
 
 NOW = "2026-11-25T08:00:00.000Z"
 STEPS = ["resize", "analysis"]
@@ -214,3 +221,12 @@ def test_the_execution_name_fits_step_functions_80_character_limit():
     assert len(name) <= 80
     assert name == long_step.execution_name()
     assert name.startswith(job_id_for(SOURCE))
+
+
+def test_a_record_given_an_expiry_carries_it_for_dynamodb_ttl():
+    # WHEN dispatch passes the expiry it computed from pipeline.json's records_days
+    record = new_job_record("job-4", SOURCE, STEPS, NOW, expires_at=1_800_000_000)
+
+    # THEN the record holds it, as a number, under the attribute the table's TTL reads
+    assert record[EXPIRES_AT] == 1_800_000_000
+    assert EXPIRES_AT not in new_job_record("job-5", SOURCE, STEPS, NOW)

@@ -29,6 +29,7 @@ _dispatcher = Dispatcher(
     steps=step_names(),
     max_input_bytes=_config["limits"]["max_input_bytes"],
     deadline_seconds=_config["limits"]["job_deadline_seconds"],
+    record_retention_days=_config["retention"]["records_days"],
 )
 
 

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from pixelpipe.logic.clock import now_iso
+from pixelpipe.logic.clock import now_iso, parse_iso
 from pixelpipe.logic.jobs import (
     PENDING,
     JobMessage,
@@ -66,6 +66,7 @@ class Dispatcher:
     steps: list[str]
     max_input_bytes: int
     deadline_seconds: int
+    record_retention_days: int
 
     def dispatch(self, source: SourceObject, trace_id: str | None = None) -> DispatchResult:
         if not source.key.startswith(self.upload_prefix) or source.key.endswith("/"):
@@ -77,6 +78,7 @@ class Dispatcher:
         job_id = job_id_for(source)
         now = now_iso()
         rejection = intake_rejection(source, self.max_input_bytes)
+        expires_at = int(parse_iso(now).timestamp()) + self.record_retention_days * 86400
         record = new_job_record(
             job_id,
             source,
@@ -85,6 +87,7 @@ class Dispatcher:
             trace_id=trace_id,
             rejection=rejection,
             deadline_at=deadline_after(now, self.deadline_seconds),
+            expires_at=expires_at,
         )
         if self.jobs.create(record):
             if rejection:

@@ -14,6 +14,8 @@ from typing import Any
 from pixelpipe.logic.clock import format_iso, parse_iso
 
 PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
+# The record's expiry, epoch seconds: DynamoDB TTL deletes the record after it (terraform/modules/jobs_table).
+EXPIRES_AT = "expiresAt"
 STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 
 # Fixed namespace: the same upload always maps to the same job id, so a duplicate S3 event is a no-op.
@@ -63,10 +65,13 @@ def new_job_record(
     trace_id: str | None = None,
     rejection: str | None = None,
     deadline_at: str | None = None,
+    expires_at: int | None = None,
 ) -> dict[str, Any]:
     """The record dispatch writes. A `rejection` (e.g. empty or too large) makes the job FAILED at intake.
 
     A PENDING job carries `deadlineAt`, the moment the sweeper may fail it; a retry moves it.
+    `expires_at` (epoch seconds, from pipeline.json retention.records_days) lets DynamoDB TTL delete the
+    record: it names the uploader's object, which expires too.
     """
     record: dict[str, Any] = {
         "jobId": job_id,
@@ -85,6 +90,8 @@ def new_job_record(
         record["traceId"] = trace_id
     if deadline_at and not rejection:
         record["deadlineAt"] = deadline_at
+    if expires_at is not None:
+        record[EXPIRES_AT] = expires_at
     if rejection:
         record["failureReason"] = rejection
         record["completedAt"] = now

@@ -47,6 +47,13 @@ resource "aws_dynamodb_table" "this" {
     enabled = true
   }
 
+  # Records expire (epoch seconds in this attribute, written by dispatch-tasks): they name the uploader's
+  # object keys, and outlive nothing they describe (uploads expire too).
+  ttl {
+    attribute_name = var.ttl_attribute
+    enabled        = true
+  }
+
   server_side_encryption {
     enabled = true
   }

@@ -23,3 +23,8 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "ttl_attribute" {
+  description = "Attribute holding a record's expiry time (epoch seconds); DynamoDB TTL deletes the record after it."
+  type        = string
+}

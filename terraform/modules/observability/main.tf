@@ -41,6 +41,26 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   ok_actions          = local.alarm_actions
 }
 
+# A dead letter nobody looks at expires after 14 days (the queues' retention): alarm on its age too, so a
+# message that arrived while the "not empty" alarm was already firing is not lost unseen.
+resource "aws_cloudwatch_metric_alarm" "dead_letter_age" {
+  for_each = local.dead_letter_queues
+
+  alarm_name          = "${var.name}-${each.key}-oldest-message-age"
+  alarm_description   = "A message in ${each.key} is older than ${var.dead_letter_age_alarm_seconds}s and expires after 14 days: ${each.value}"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = each.key }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.dead_letter_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "queue_age" {
   for_each = var.queues
 

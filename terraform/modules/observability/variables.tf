@@ -56,3 +56,13 @@ variable "alarm_email" {
     error_message = "alarm_email must be an email address or null."
   }
 }
+
+variable "dead_letter_age_alarm_seconds" {
+  description = "Alarm when the oldest message in a dead-letter queue (or dispatch failures) is older than this; well below the 14-day retention."
+  type        = number
+
+  validation {
+    condition     = var.dead_letter_age_alarm_seconds >= 300 && var.dead_letter_age_alarm_seconds <= 604800
+    error_message = "dead_letter_age_alarm_seconds must be between 300 (5 minutes) and 604800 (7 days, half the retention)."
+  }
+}

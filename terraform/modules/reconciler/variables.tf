@@ -42,3 +42,8 @@ variable "log_retention_days" {
   description = "Retention of the execution log group, in days."
   type        = number
 }
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary every IAM role of the stack carries (made by terraform/bootstrap)."
+  type        = string
+}

@@ -1,7 +1,9 @@
 locals {
+  # expiration_days: how long an object is kept at all (null: until deleted). Originals expire: they carry
+  # the uploader's EXIF metadata, GPS position included (docs/security.md).
   buckets = {
-    uploads    = { name = var.upload_bucket_name, prefix = var.upload_prefix }
-    thumbnails = { name = var.thumbnail_bucket_name, prefix = var.thumbnail_prefix }
+    uploads    = { name = var.upload_bucket_name, prefix = var.upload_prefix, expiration_days = var.upload_expiration_days }
+    thumbnails = { name = var.thumbnail_bucket_name, prefix = var.thumbnail_prefix, expiration_days = null }
   }
 }
 
@@ -70,12 +72,43 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     filter {}
 
+    # Only where the bucket has a retention period (uploads: the originals, EXIF and GPS included). The
+    # bucket is versioned: the expired current version becomes noncurrent, removed after
+    # noncurrent_version_expiration_days; the delete marker left on top is removed by the next rule.
+    dynamic "expiration" {
+      for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
+
+      content {
+        days = expiration.value
+      }
+    }
+
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_expiration_days
     }
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
+    }
+  }
+
+  # S3 accepts expired_object_delete_marker only in an expiration without days: a rule of its own.
+  dynamic "rule" {
+    for_each = each.value.expiration_days == null ? [] : [each.value.expiration_days]
+
+    content {
+      id     = "remove-expired-delete-markers"
+      status = "Enabled"
+
+      filter {}
+
+      expiration {
+        expired_object_delete_marker = true
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 1
+      }
     }
   }
 

@@ -53,3 +53,13 @@ variable "noncurrent_version_expiration_days" {
     error_message = "noncurrent_version_expiration_days must be at least 1."
   }
 }
+
+variable "upload_expiration_days" {
+  description = "Days after which an upload (the original image, with its EXIF metadata) expires; its noncurrent version then lasts noncurrent_version_expiration_days more."
+  type        = number
+
+  validation {
+    condition     = var.upload_expiration_days >= 1
+    error_message = "upload_expiration_days must be at least 1."
+  }
+}

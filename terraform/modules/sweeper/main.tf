@@ -1,7 +1,7 @@
 data "aws_iam_policy_document" "this" {
   statement {
-    sid       = "FindPendingJobs"
-    actions   = ["dynamodb:Query"]
+    sid     = "FindPendingJobs"
+    actions = ["dynamodb:Query"]
     resources = [
       "${var.jobs_table_arn}/index/${var.deadline_index_name}",
       "${var.jobs_table_arn}/index/${var.status_index_name}", # records written before deadlineAt existed
@@ -18,16 +18,17 @@ data "aws_iam_policy_document" "this" {
 module "function" {
   source = "../lambda_function"
 
-  function_name      = var.function_name
-  role_name          = var.role_name
-  handler            = var.handler
-  timeout_seconds    = var.timeout_seconds
-  memory_mb          = var.memory_mb
-  package_path       = var.package_path
-  environment        = var.environment
-  policy_json        = data.aws_iam_policy_document.this.json
-  log_retention_days = var.log_retention_days
-  vpc_config         = var.vpc_config
+  permissions_boundary_arn = var.permissions_boundary_arn
+  function_name            = var.function_name
+  role_name                = var.role_name
+  handler                  = var.handler
+  timeout_seconds          = var.timeout_seconds
+  memory_mb                = var.memory_mb
+  package_path             = var.package_path
+  environment              = var.environment
+  policy_json              = data.aws_iam_policy_document.this.json
+  log_retention_days       = var.log_retention_days
+  vpc_config               = var.vpc_config
 }
 
 # EventBridge Scheduler invokes the sweeper with its own role.
@@ -51,8 +52,9 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 data "aws_caller_identity" "current" {}
 
 resource "aws_iam_role" "scheduler" {
-  name               = var.scheduler_role_name
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume_role.json
+  name                 = var.scheduler_role_name
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "scheduler" {

@@ -86,3 +86,8 @@ variable "vpc_config" {
   })
   default = null
 }
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary every IAM role of the stack carries (made by terraform/bootstrap)."
+  type        = string
+}

@@ -23,8 +23,9 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid       = "ClaimStep"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    sid = "ClaimStep"
+    # A conditional update claims the step and returns the attempt count: no read is needed.
+    actions   = ["dynamodb:UpdateItem"]
     resources = [var.jobs_table_arn]
   }
 
@@ -38,12 +39,13 @@ data "aws_iam_policy_document" "this" {
 module "function" {
   source = "../lambda_function"
 
-  function_name   = var.function_name
-  role_name       = var.role_name
-  handler         = var.handler
-  timeout_seconds = var.timeout_seconds
-  memory_mb       = var.memory_mb
-  package_path    = var.package_path
+  permissions_boundary_arn = var.permissions_boundary_arn
+  function_name            = var.function_name
+  role_name                = var.role_name
+  handler                  = var.handler
+  timeout_seconds          = var.timeout_seconds
+  memory_mb                = var.memory_mb
+  package_path             = var.package_path
   environment = merge(
     var.environment,
     { POWERTOOLS_SERVICE_NAME = var.service_name, WORKER_STEP = var.step },

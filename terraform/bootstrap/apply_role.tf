@@ -1,0 +1,236 @@
+# ---------------------------------------------------------------------------------------------------------
+# apply: the stack's own resources by name (pipeline.json), with the actions Terraform calls on them.
+# ---------------------------------------------------------------------------------------------------------
+resource "aws_iam_role" "apply" {
+  name                 = local.apply_role_name
+  assume_role_policy   = data.aws_iam_policy_document.apply_trust.json
+  max_session_duration = 3600
+}
+
+data "aws_iam_policy_document" "apply" {
+  source_policy_documents = [data.aws_iam_policy_document.read_stack.json, data.aws_iam_policy_document.deploy_guardrails.json]
+
+  statement {
+    sid       = "ReadAndWriteState"
+    actions   = ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/${local.state_key}", "${aws_s3_bucket.state.arn}/${local.state_key}.tflock"]
+  }
+
+  statement {
+    sid = "ManageBuckets"
+    actions = [
+      "s3:CreateBucket",
+      "s3:DeleteBucket",
+      "s3:PutBucketOwnershipControls",
+      "s3:PutBucketPublicAccessBlock",
+      "s3:PutBucketVersioning",
+      "s3:PutEncryptionConfiguration",
+      "s3:PutLifecycleConfiguration",
+      "s3:PutBucketPolicy",
+      "s3:DeleteBucketPolicy",
+      "s3:PutBucketNotification",
+      "s3:PutBucketTagging",
+    ]
+    resources = local.bucket_arns
+  }
+
+  statement {
+    sid = "ManageTable"
+    actions = [
+      "dynamodb:CreateTable",
+      "dynamodb:DeleteTable",
+      "dynamodb:UpdateTable",
+      "dynamodb:UpdateContinuousBackups",
+      "dynamodb:UpdateTimeToLive",
+      "dynamodb:TagResource",
+      "dynamodb:UntagResource",
+    ]
+    resources = local.table_arns
+  }
+
+  statement {
+    sid = "ManageTopics"
+    actions = [
+      "sns:CreateTopic",
+      "sns:DeleteTopic",
+      "sns:SetTopicAttributes",
+      "sns:Subscribe",
+      "sns:Unsubscribe",
+      "sns:SetSubscriptionAttributes",
+      "sns:TagResource",
+      "sns:UntagResource",
+    ]
+    resources = concat(local.topic_arns, local.subscription_arns)
+  }
+
+  statement {
+    sid       = "ManageQueues"
+    actions   = ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue"]
+    resources = local.queue_arns
+  }
+
+  statement {
+    sid = "ManageFunctions"
+    actions = [
+      "lambda:CreateFunction",
+      "lambda:DeleteFunction",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+      "lambda:AddPermission",
+      "lambda:RemovePermission",
+      "lambda:PutFunctionEventInvokeConfig",
+      "lambda:UpdateFunctionEventInvokeConfig",
+      "lambda:DeleteFunctionEventInvokeConfig",
+      "lambda:TagResource",
+      "lambda:UntagResource",
+    ]
+    resources = local.function_arns
+  }
+
+  statement {
+    sid       = "ManageEventSourceMappings"
+    actions   = ["lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"]
+    resources = ["*"]
+
+    # Event source mappings have no name before creation; the function they invoke must be the stack's.
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = local.function_arns
+    }
+  }
+
+  statement {
+    sid       = "ManageStateMachine"
+    actions   = ["states:CreateStateMachine", "states:DeleteStateMachine", "states:UpdateStateMachine", "states:TagResource", "states:UntagResource"]
+    resources = local.state_machine_arns
+  }
+
+  statement {
+    sid       = "ManageSchedules"
+    actions   = ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"]
+    resources = local.schedule_arns
+  }
+
+  statement {
+    sid = "ManageLogGroups"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:DeleteLogGroup",
+      "logs:PutRetentionPolicy",
+      "logs:DeleteRetentionPolicy",
+      "logs:TagResource",
+      "logs:UntagResource",
+      "logs:TagLogGroup",
+      "logs:UntagLogGroup",
+    ]
+    resources = local.log_group_arns
+  }
+
+  statement {
+    sid = "SetUpStateMachineLogging"
+    # Enabling a state machine's CloudWatch Logs delivery (vended logs): these calls support no
+    # resource-level permissions, "*" is the only valid resource.
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:PutResourcePolicy",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ManageAlarms"
+    actions   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"]
+    resources = local.alarm_arns
+  }
+
+  statement {
+    sid       = "ManageDashboard"
+    actions   = ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"]
+    resources = local.dashboard_arns
+  }
+
+  # Role changes that can grant permissions: only with the boundary on the role (iam:PermissionsBoundary
+  # is the role's boundary for these calls), so no role the apply role touches can exceed it — and the
+  # deploy roles, which carry no boundary, can never match.
+  statement {
+    sid       = "ManageRolesWithinTheBoundary"
+    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"]
+    resources = local.project_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_arn]
+    }
+  }
+
+  statement {
+    sid       = "AttachOnlyTheStacksManagedPolicy"
+    actions   = ["iam:AttachRolePolicy"]
+    resources = local.project_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_arn]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = local.attachable_policy_arns
+    }
+  }
+
+  # Changes that grant nothing by themselves (trust, description, tags, deletion) on the stack's roles;
+  # the deploy roles are excluded by the NoChangesToTheDeployRoles deny.
+  statement {
+    sid       = "MaintainRoles"
+    actions   = ["iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:DeleteRole", "iam:TagRole", "iam:UntagRole"]
+    resources = local.project_role_arns
+  }
+
+  statement {
+    sid       = "PassRolesToThePipelineServicesOnly"
+    actions   = ["iam:PassRole"]
+    resources = local.project_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = local.pipeline_services
+    }
+  }
+
+  statement {
+    sid = "OptionalVpc"
+    # VPC, subnets, route tables, endpoints and security groups (enable_vpc): EC2 create calls take no
+    # resource ARN before the resource exists; limited to the stack's region.
+    actions = [
+      "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
+      "ec2:CreateSubnet", "ec2:DeleteSubnet",
+      "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+      "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
+      "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+      "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+      "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+      "ec2:CreateTags", "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "apply" {
+  name   = "apply-${local.project}"
+  role   = aws_iam_role.apply.id
+  policy = data.aws_iam_policy_document.apply.json
+}

@@ -1,0 +1,243 @@
+# ---------------------------------------------------------------------------------------------------------
+# Two deploy roles for GitHub Actions (.github/workflows/deploy.yml):
+# - plan:  pull requests. Reads the state (and takes the state lock) and describes the stack; cannot
+#          change anything, and never sees the data (objects, items, messages).
+# - apply: only jobs in this repository's protected `production` environment (deployments from main).
+#          Manages the stack's own resources by name; every role it creates carries the boundary.
+# Neither can change its own policies or trust, or remove or edit the boundary (explicit denies).
+# ---------------------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "plan_trust" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_owner}/${var.github_repo}:pull_request"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "apply_trust" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    # Only a job that runs in the production environment; its protection rules (deployment branch main,
+    # required reviewers) are set in the repository settings (docs/security.md).
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_owner}/${var.github_repo}:environment:production"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Explicit denies both roles carry: they win over any allow, including one added by mistake later.
+# ---------------------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "deploy_guardrails" {
+  statement {
+    sid    = "NoChangesToTheDeployRoles"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+      "iam:UpdateRoleDescription",
+      "iam:DeleteRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:TagRole",
+      "iam:UntagRole",
+      "iam:PassRole",
+    ]
+    resources = local.deploy_role_arns
+  }
+
+  statement {
+    sid       = "NoBoundaryRemoval"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "NoChangesToTheBoundary"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+      "iam:TagPolicy",
+      "iam:UntagPolicy",
+    ]
+    resources = [local.boundary_arn]
+  }
+
+  statement {
+    sid       = "NoRoleWithoutTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_arn]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# What Terraform reads to refresh the stack: configuration only (Describe/Get/List), never data.
+# ---------------------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "read_stack" {
+  statement {
+    sid = "ReadBuckets"
+    actions = [
+      "s3:ListBucket", # HeadBucket
+      "s3:GetBucket*",
+      "s3:GetAccelerateConfiguration",
+      "s3:GetLifecycleConfiguration",
+      "s3:GetReplicationConfiguration",
+      "s3:GetEncryptionConfiguration",
+    ]
+    resources = local.bucket_arns
+  }
+
+  statement {
+    sid       = "ReadTable"
+    actions   = ["dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"]
+    resources = local.table_arns
+  }
+
+  statement {
+    sid       = "ReadTopics"
+    actions   = ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:GetDataProtectionPolicy"]
+    resources = concat(local.topic_arns, local.subscription_arns)
+  }
+
+  statement {
+    sid       = "ReadQueues"
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"]
+    resources = local.queue_arns
+  }
+
+  statement {
+    sid       = "ReadFunctions"
+    actions   = ["lambda:GetFunction*", "lambda:GetPolicy", "lambda:GetRuntimeManagementConfig", "lambda:ListVersionsByFunction", "lambda:ListTags"]
+    resources = local.function_arns
+  }
+
+  statement {
+    sid       = "ReadStateMachine"
+    actions   = ["states:DescribeStateMachine", "states:ListTagsForResource", "states:ListStateMachineVersions"]
+    resources = local.state_machine_arns
+  }
+
+  statement {
+    sid       = "ReadSchedules"
+    actions   = ["scheduler:GetSchedule"]
+    resources = local.schedule_arns
+  }
+
+  statement {
+    sid       = "ReadRoles"
+    actions   = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRoleTags"]
+    resources = local.project_role_arns
+  }
+
+  statement {
+    sid       = "ReadManagedPolicies"
+    actions   = ["iam:GetPolicy", "iam:GetPolicyVersion"]
+    resources = concat(local.attachable_policy_arns, [local.boundary_arn])
+  }
+
+  statement {
+    sid       = "ReadLogGroups"
+    actions   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+    resources = local.log_group_arns
+  }
+
+  statement {
+    sid       = "ReadAlarmsAndDashboard"
+    actions   = ["cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"]
+    resources = concat(local.alarm_arns, local.dashboard_arns)
+  }
+
+  statement {
+    sid = "ReadWithoutResourceLevelPermissions"
+    # None of these reads supports resource-level permissions: "*" is the only valid resource.
+    actions = [
+      "sts:GetCallerIdentity",
+      "logs:DescribeLogGroups",
+      "logs:DescribeResourcePolicies",
+      "logs:GetLogDelivery",
+      "logs:ListLogDeliveries",
+      "cloudwatch:DescribeAlarms",
+      "lambda:GetEventSourceMapping",
+      "lambda:ListEventSourceMappings",
+      "states:ValidateStateMachineDefinition",
+      "ec2:Describe*",
+    ]
+    resources = ["*"]
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# plan
+# ---------------------------------------------------------------------------------------------------------
+resource "aws_iam_role" "plan" {
+  name                 = local.plan_role_name
+  assume_role_policy   = data.aws_iam_policy_document.plan_trust.json
+  max_session_duration = 3600
+}
+
+data "aws_iam_policy_document" "plan" {
+  source_policy_documents = [data.aws_iam_policy_document.read_stack.json, data.aws_iam_policy_document.deploy_guardrails.json]
+
+  statement {
+    sid       = "ReadState"
+    actions   = ["s3:ListBucket", "s3:GetObject"]
+    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/${local.state_key}"]
+  }
+
+  # terraform plan takes the S3-native state lock: it writes and removes <key>.tflock, nothing else.
+  statement {
+    sid       = "TakeTheStateLock"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.state.arn}/${local.state_key}.tflock"]
+  }
+}
+
+resource "aws_iam_role_policy" "plan" {
+  name   = "plan-${local.project}"
+  role   = aws_iam_role.plan.id
+  policy = data.aws_iam_policy_document.plan.json
+}
