@@ -1,4 +1,5 @@
-"""moto in server mode for the local stack, with three changes that only make it faster.
+"""moto in server mode for the local stack: three changes that only make it faster, two that make it
+behave like AWS where the pipeline's guarantees depend on it, and one that bounds its memory.
 
 The emulator answers every AWS call of the pipeline and interprets every state machine execution, so
 its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
@@ -9,22 +10,51 @@ its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
   never changes while the server runs, so it is read once.
 - werkzeug logged every request to stderr: only warnings are kept.
 
+Like AWS:
+- DynamoDB is atomic per item; moto is not. Its request threads (the pipeline's calls and the Step
+  Functions interpreter's own boto3 calls, which come back over HTTP) read, check and write an item
+  without a lock, so two concurrent conditional updates could both pass their condition and concurrent
+  `ADD`s or `list_append`s could be lost. Every DynamoDB request is served under one lock, the response
+  (e.g. `ReturnValues: ALL_NEW`) included.
+- When a service call fails without a request id (moto answers an unexpected exception with a bare 500),
+  the interpreter's DynamoDB and SDK integrations raised `KeyError('RequestId')` while describing the
+  error, and the execution failed with `States.Runtime`, past every `Retry`. The error is described with
+  an empty request id instead, so it surfaces as the service's error, which the ASL's `Retry` handles.
+
+Memory: moto keeps every execution (its input, history and a copy of the state machine) forever, and
+every StartExecution scans them all. Finished Express executions are dropped after
+`PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS` (default 600 s: the local X-Ray execution tracer reads
+an execution within a second of its end, `pixelpipe job --history` says "history unavailable" after
+that); `0` keeps them forever. On AWS, Express executions are not kept by Step Functions at all.
+
     python -m pixelpipe_cli.emulator -H 127.0.0.1 -p 5055
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from functools import lru_cache
+from typing import Any
 
+import boto3
 from moto import backends, server
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from pixelpipe_cli import emulator_s3_events, faults
+
+RETENTION_ENV = "PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS"
+DEFAULT_RETENTION_SECONDS = 600.0
 
 
 @lru_cache(maxsize=32)
@@ -41,14 +71,122 @@ def _parse(definition: str):
     return Preprocessor().visit(tree), tree
 
 
+# ------------------------------------------------------------------------------------ DynamoDB atomicity
+
+_dynamodb_lock = threading.RLock()
+
+
+def _serialised(call_action: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(call_action)
+    def locked(self: DynamoHandler) -> Any:
+        with _dynamodb_lock:
+            return call_action(self)
+
+    return locked
+
+
+def make_dynamodb_atomic() -> None:
+    """One DynamoDB request at a time, from parsing to the serialised response: each item is read,
+    checked and written atomically, as on AWS (coarser than AWS's per item, never weaker)."""
+    if not getattr(DynamoHandler.call_action, "_pixelpipe_serialised", False):
+        DynamoHandler.call_action = _serialised(DynamoHandler.call_action)
+        DynamoHandler.call_action._pixelpipe_serialised = True
+
+
+# ----------------------------------------------------------------- interpreter: errors without request id
+
+
+def _default_request_id(parsed: Any = None, **_: Any) -> None:
+    if isinstance(parsed, dict):
+        parsed.setdefault("ResponseMetadata", {}).setdefault("RequestId", "")
+
+
+def describe_errors_without_request_id(session: boto3.Session | None = None) -> None:
+    """Give every response an (empty) request id, so the interpreter can describe any ClientError.
+
+    The interpreter's integrations write `ex.response['ResponseMetadata']['RequestId']` into an error's
+    cause; botocore sets it from the `x-amzn-requestid` header, which a bare 500 lacks. Registered on the
+    session every boto3 client of this process (the interpreter's) is created from.
+    """
+    if session is None:
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+    session.events.register("after-call", _default_request_id, unique_id="pixelpipe-default-request-id")
+
+
+# ------------------------------------------------------------------------------- bounded execution memory
+
+
+def retention_seconds() -> float:
+    """How long a finished Express execution stays listed; 0 (or less) keeps them forever."""
+    raw = os.environ.get(RETENTION_ENV, "")
+    try:
+        return float(raw) if raw.strip() else DEFAULT_RETENTION_SECONDS
+    except ValueError:
+        raise SystemExit(f"{RETENTION_ENV} must be a number of seconds, not {raw!r}") from None
+
+
+def _state_machines() -> Iterator[Any]:
+    for account in list(dict.values(stepfunctions_parser_backends)):
+        for backend in list(dict.values(account)):
+            yield from list(backend.state_machines)
+
+
+def _expired(execution: Execution, cutoff: datetime.datetime) -> bool:
+    return (
+        execution.exec_status not in (None, ExecutionStatus.RUNNING)
+        and execution.stop_date is not None
+        and execution.stop_date < cutoff
+    )
+
+
+def prune_finished_executions(retention: float, now: datetime.datetime | None = None) -> int:
+    """Drop Express executions that finished more than `retention` seconds ago; the number dropped.
+
+    StartExecution appends to the same list from request threads: each removal is one `list.remove`
+    of one object (atomic under the GIL), never a rebuilt list that could lose a new execution.
+    """
+    now = now or datetime.datetime.now(tz=datetime.UTC)
+    cutoff = now - datetime.timedelta(seconds=retention)
+    dropped = 0
+    for machine in _state_machines():
+        if machine.type != "EXPRESS":  # (moto's executions all say STANDARD: ask the machine)
+            continue
+        for execution in [e for e in list(machine.executions) if _expired(e, cutoff)]:
+            try:
+                machine.executions.remove(execution)
+                dropped += 1
+            except ValueError:  # already gone (the machine was reset)
+                pass
+    return dropped
+
+
+def _prune_forever(retention: float) -> None:
+    every = min(max(retention / 4, 0.5), 30.0)
+    while True:
+        time.sleep(every)
+        try:
+            prune_finished_executions(retention)
+        except Exception:  # the pruner must never take the emulator down
+            logging.getLogger(__name__).exception("pruning finished executions failed")
+
+
 def main() -> None:
+    retention = retention_seconds()
     emulator_s3_events.install()
     faults.install_in_emulator()
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+    make_dynamodb_atomic()
+    describe_errors_without_request_id()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    if retention > 0:
+        threading.Thread(
+            target=_prune_forever, args=(retention,), name="prune-executions", daemon=True
+        ).start()
     server.main()
 
 
