@@ -18,6 +18,7 @@ from pixelpipe.logic.jobs import (
     STEP_SUCCEEDED,
     failed_before_dispatch,
     history_entry,
+    step_failure_reason,
 )
 
 
@@ -125,7 +126,8 @@ class JobsTable:
 
         Only a FAILED job (or, with `force`, a COMPLETE one) is reopened; each reopened step goes back to
         PENDING and leaves the succeeded/failed counts, so the next completions finish the job again.
-        The job gets a new `deadlineAt`: its deadline counts from the retry, not from the upload.
+        The job gets a new `deadlineAt`: its deadline counts from the retry, not from the upload. The
+        failureReason goes, unless a step not reopened is still FAILED (the job will fail again on it).
         Raises LookupError (no such job), ValueError (a step the job doesn't have, or no steps) and
         ClientError ConditionalCheckFailedException when the job is in another status or changed
         between the read and the write.
@@ -167,6 +169,18 @@ class JobsTable:
         if succeeded_again:
             values[":succeeded_n"] = {"N": str(succeeded_again)}
             sets.append("succeededCount = succeededCount - :succeeded_n")
+        # A step that stays FAILED fails the job again at its next reconcile: keep a reason that names a
+        # step still failed, else name the one that failed first, so that FAILED job says why.
+        remove = ["failureReason", "completedAt"]
+        failed_now = [name for name, record in job["steps"].items() if record.get("status") == STEP_FAILED]
+        still_failed = [name for name in failed_now if name not in steps]
+        if still_failed:
+            remove = ["completedAt"]
+            kept = job.get("failureReason", "")
+            if not any(kept.startswith(step_failure_reason(s, "")) for s in still_failed):
+                first = min(still_failed, key=lambda s: job["steps"][s].get("finishedAt") or "")
+                values[":reason"] = {"S": step_failure_reason(first, job["steps"][first].get("error") or "")}
+                sets.append("failureReason = :reason")
         condition = "#status = :failed"
         if force:
             # DynamoDB rejects a value the expressions don't use: only name COMPLETE when it is allowed.
@@ -175,7 +189,7 @@ class JobsTable:
         response = self._client.update_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}},
-            UpdateExpression="SET " + ", ".join(sets) + " REMOVE failureReason, completedAt",
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(remove),
             ConditionExpression=condition + " AND updatedAt = :seen",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,

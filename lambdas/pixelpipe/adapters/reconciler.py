@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pixelpipe.adapters.dynamo_types import to_typed
-from pixelpipe.logic.jobs import StepCompletion
+from pixelpipe.logic.jobs import StepCompletion, step_failure_reason
 
 
 def completion_input(completion: StepCompletion) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def completion_input(completion: StepCompletion) -> dict[str, Any]:
         "resultField": completion.result_field,
         "stepMetric": "StepSucceeded" if completion.succeeded else "StepFailed",
         "durationMs": completion.duration_ms,
-        "failureReason": f"{completion.step}: {completion.error}" if completion.error else "",
+        "failureReason": step_failure_reason(completion.step, completion.error) if completion.error else "",
         "dynamo": {
             "record": to_typed(completion.step_record()),
             "result": to_typed(completion.result),

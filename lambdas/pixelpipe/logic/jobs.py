@@ -53,6 +53,11 @@ def deadline_after(now: str, seconds: int) -> str:
     return format_iso(parse_iso(now) + timedelta(seconds=seconds))
 
 
+def step_failure_reason(step: str, error: str) -> str:
+    """A job's failureReason when a step failed: the step's own reason, prefixed by its name."""
+    return f"{step}: {error}"
+
+
 def history_entry(at: str, step: str, event: str, detail: str = "", **extra: Any) -> dict[str, Any]:
     return {"at": at, "step": step, "event": event, "detail": detail, **extra}
 
