@@ -1,0 +1,444 @@
+"""Property-based proof of the reconciler: the real ASL (statemachine/reconcile.asl.json) on the local
+stack's emulator, driven by hypothesis through claims, completions (current and stale attempts, success
+and failure), duplicates, late completions after a terminal state, operator retries, deadlines and
+completions started concurrently; after every step, once every execution has finished, the job records,
+the history and the metrics are checked against a model and against the invariants of
+docs/reliability-reconciler.md.
+
+`make test` runs the `pixelpipe` profile (bounded); `HYPOTHESIS_PROFILE=soak` runs many more examples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from pixelpipe.adapters.dynamo_types import to_item
+from pixelpipe.adapters.jobs_table import JobsTable
+from pixelpipe.adapters.reconciler import completion_input, deadline_input
+from pixelpipe.config import pipeline_config, step_names, workers
+from pixelpipe.logic.clock import format_iso
+from pixelpipe.logic.jobs import SourceObject, StepCompletion, job_id_for, new_job_record
+from pixelpipe_cli.provision import state_machine_definition
+from support.emulator import Emulator, emulator_process
+
+settings.register_profile(
+    "pixelpipe",
+    max_examples=25,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "long",
+    max_examples=200,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "soak",
+    max_examples=1000,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "pixelpipe")
+
+JOBS = 1
+STEPS = step_names()
+EXECUTION_TIMEOUT_SECONDS = 60.0
+ROLE = "arn:aws:iam::012345678901:role/DummyRole"
+T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
+RESULTS: dict[str, Any] = {
+    "thumbnails": [{"size": 256, "key": "thumbnails/job/256.jpg", "width": 256, "height": 170}],
+    "labels": [{"name": "tabby cat", "confidence": 71.42}],
+}
+TERMINAL = ("COMPLETE", "FAILED")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One worker's report on one attempt: the outcome of an attempt is decided once, at its claim."""
+
+    job_id: str
+    step: str
+    attempt: int
+    error: str | None
+    finished_at: str
+
+    def completion(self) -> StepCompletion:
+        field_name = workers()[self.step].result_field
+        return StepCompletion(
+            job_id=self.job_id,
+            step=self.step,
+            attempt=self.attempt,
+            succeeded=self.error is None,
+            started_at=self.finished_at,
+            finished_at=self.finished_at,
+            duration_ms=1000,
+            result_field=field_name,
+            result=None if self.error else RESULTS[field_name],
+            error=self.error,
+        )
+
+    @property
+    def outcome(self) -> str:
+        return "SUCCEEDED" if self.error is None else "FAILED"
+
+    @property
+    def reason(self) -> str:
+        return f"{self.step}: {self.error}"
+
+
+@dataclass
+class StepModel:
+    status: str = "PENDING"
+    attempts: int = 0
+    recorded: Payload | None = None
+
+
+@dataclass
+class JobModel:
+    """What the record must say, as DynamoDB's conditions and the ASL's choices decide it."""
+
+    job_id: str
+    steps: dict[str, StepModel] = field(default_factory=lambda: {s: StepModel() for s in STEPS})
+    status: str = "PENDING"
+    reopens: int = 0
+    terminal_events: list[str] = field(default_factory=list)
+    # Every (step, attempt, outcome) the record's history must show, however ordered.
+    recorded: Counter = field(default_factory=Counter)
+    # The reasons failureReason may hold (more than one only after failures started at the same time).
+    reasons: set[str] = field(default_factory=set)
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.steps.values() if s.status == status)
+
+
+@dataclass
+class Harness:
+    emulator: Emulator
+    dynamodb: Any
+    stepfunctions: Any
+    cloudwatch: Any
+    table: str
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    with emulator_process(tmp_path_factory.mktemp("reconcile-properties")) as emulator:
+        pool = {"max_pool_connections": 16}
+        dynamodb = emulator.client("dynamodb", **pool)
+        table = f"{pipeline_config()['table']['name']}-properties"
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+        )
+        yield Harness(
+            emulator, dynamodb, emulator.client("stepfunctions", **pool), emulator.client("cloudwatch"), table
+        )
+
+
+class ReconcilerMachine(RuleBasedStateMachine):
+    """One example: a fresh state machine (its own metrics namespace, so the counts are this example's
+    alone) and JOBS fresh jobs; the rules act on them and the model follows."""
+
+    def __init__(self, harness: Harness) -> None:
+        super().__init__()
+        self.harness = h = harness
+        self.namespace = f"PixelPipeProperties{uuid.uuid4().hex[:12]}"
+        definition = state_machine_definition(h.table).replace(
+            json.dumps(pipeline_config()["metrics"]["namespace"]), json.dumps(self.namespace)
+        )
+        self.machine_arn = h.stepfunctions.create_state_machine(
+            name=f"reconcile-properties-{uuid.uuid4().hex[:12]}",
+            definition=definition,
+            roleArn=ROLE,
+            type="EXPRESS",
+        )["stateMachineArn"]
+        self.jobs_table = JobsTable(h.dynamodb, h.table, pipeline_config()["table"]["status_index"])
+        self.clock = 0
+        self.jobs: list[JobModel] = []
+        self.payloads: list[Payload] = []
+        self.executions = 0
+
+    def teardown(self) -> None:
+        self.harness.stepfunctions.delete_state_machine(stateMachineArn=self.machine_arn)
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def now(self) -> str:
+        self.clock += 1
+        return format_iso(T0 + timedelta(seconds=self.clock))
+
+    def record(self, job: JobModel) -> dict[str, Any]:
+        found = self.jobs_table.get(job.job_id)
+        assert found is not None, f"job {job.job_id} vanished"
+        return found
+
+    def run(self, payloads: list[dict[str, Any]]) -> None:
+        """Start every payload at once (one thread each when more than one), then wait for them all."""
+        sfn = self.harness.stepfunctions
+        arns: list[str] = []
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(len(payloads))
+
+        def start(payload: dict[str, Any]) -> None:
+            try:
+                if len(payloads) > 1:
+                    barrier.wait(timeout=30)
+                arns.append(
+                    sfn.start_execution(
+                        stateMachineArn=self.machine_arn, name=uuid.uuid4().hex, input=json.dumps(payload)
+                    )["executionArn"]
+                )
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=start, args=(p,)) for p in payloads]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, f"StartExecution failed: {errors[0]!r}"
+        self.executions += len(arns)
+        for arn in arns:
+            deadline = time.monotonic() + EXECUTION_TIMEOUT_SECONDS
+            while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+                assert time.monotonic() < deadline, f"{arn} still RUNNING after {EXECUTION_TIMEOUT_SECONDS} s"
+                time.sleep(0.02)
+            assert described["status"] == "SUCCEEDED", (
+                f"execution {described['status']}: {described.get('error')} {described.get('cause')}"
+            )
+
+    def apply(self, payload: Payload) -> bool:
+        """The model's reconcile of one completion; True when it is recorded."""
+        job = self.jobs[[j.job_id for j in self.jobs].index(payload.job_id)]
+        step = job.steps[payload.step]
+        recorded = step.status == "RUNNING" and step.attempts == payload.attempt
+        if recorded:
+            step.status, step.recorded = payload.outcome, payload
+            job.recorded[(payload.step, payload.attempt, payload.outcome)] += 1
+        # Recorded or not (a duplicate reads the job), a PENDING job whose counts say so is finished.
+        if job.status == "PENDING":
+            if job.count("FAILED") > 0:
+                self.finish(job, "FAILED")
+            elif job.count("SUCCEEDED") == len(STEPS):
+                self.finish(job, "COMPLETE")
+        return recorded
+
+    def finish(self, job: JobModel, status: str) -> None:
+        job.status = status
+        job.terminal_events.append(status)
+
+    def job_of(self, index: int) -> JobModel:
+        return self.jobs[index % len(self.jobs)]
+
+    # -------------------------------------------------------------------------------------------- rules
+
+    @initialize()
+    def create_jobs(self) -> None:
+        for _ in range(JOBS):
+            source = SourceObject(
+                bucket=pipeline_config()["storage"]["upload_bucket"],
+                key=f"{pipeline_config()['storage']['upload_prefix']}{uuid.uuid4().hex}/cat.png",
+                size=1000,
+                etag='"5d41402abc4b2a76b9719d911017c592"',
+                version_id=uuid.uuid4().hex,
+                content_type="image/png",
+            )
+            job_id = job_id_for(source)
+            self.harness.dynamodb.put_item(
+                TableName=self.harness.table,
+                Item=to_item(new_job_record(job_id, source, STEPS, format_iso(T0))),
+                ConditionExpression="attribute_not_exists(jobId)",
+            )
+            self.jobs.append(JobModel(job_id))
+
+    @rule(
+        job=st.integers(0, JOBS - 1), step=st.sampled_from(STEPS), error=st.sampled_from([None, None, "bad"])
+    )
+    def claim(self, job: int, step: str, error: str | None) -> None:
+        """A worker receives the step's message and claims it; what the attempt will report is decided now."""
+        model = self.job_of(job)
+        allowed = model.status == "PENDING" and model.steps[step].status in ("PENDING", "RUNNING")
+        claim = self.jobs_table.claim_step(model.job_id, step, self.now(), "receive")
+        assert (claim is not None) == allowed, f"claim {'refused' if allowed else 'accepted'}: {model}"
+        if claim is None:
+            return
+        model.steps[step].status = "RUNNING"
+        model.steps[step].attempts += 1
+        assert claim.attempt == model.steps[step].attempts
+        message = None if error is None else f"{error} input, attempt {claim.attempt}"
+        self.payloads.append(Payload(model.job_id, step, claim.attempt, message, self.now()))
+
+    @precondition(lambda self: self.payloads)
+    @rule(data=st.data())
+    def complete(self, data: st.DataObject) -> None:
+        """Any attempt's report arrives: the current one, a stale one, a duplicate or a late one."""
+        payload = data.draw(st.sampled_from(self.payloads), label="payload")
+        self.run([completion_input(payload.completion())])
+        self.apply_batch([payload])
+
+    @precondition(lambda self: self.payloads)
+    @rule(data=st.data())
+    def complete_twice(self, data: st.DataObject) -> None:
+        """At-least-once delivery: the same report, twice in a row."""
+        payload = data.draw(st.sampled_from(self.payloads), label="payload")
+        for _ in range(2):
+            self.run([completion_input(payload.completion())])
+            self.apply_batch([payload])
+
+    @precondition(lambda self: self.payloads)
+    @rule(data=st.data())
+    def complete_concurrently(self, data: st.DataObject) -> None:
+        """2-7 reports started at the same moment (repeats allowed): executions that interleave."""
+        batch = data.draw(st.lists(st.sampled_from(self.payloads), min_size=2, max_size=7), label="batch")
+        self.run([completion_input(p.completion()) for p in batch])
+        self.apply_batch(batch)
+
+    def apply_batch(self, batch: list[Payload]) -> None:
+        """Reconcile outcomes do not depend on the order of concurrent executions, except which failure
+        reason lands first: every failure recorded by the batch is a candidate."""
+        reason_was_set = {job.job_id: bool(job.reasons) for job in self.jobs}
+        for payload in batch:
+            job = self.jobs[[j.job_id for j in self.jobs].index(payload.job_id)]
+            if self.apply(payload) and payload.error and not reason_was_set[job.job_id]:
+                job.reasons.add(payload.reason)
+
+    @rule(job=st.integers(0, JOBS - 1))
+    def deadline(self, job: int) -> None:
+        """The sweeper found the job PENDING past its deadline (or a sweep raced with its last step)."""
+        model = self.job_of(job)
+        reason = f"timeout: test deadline {self.clock}"
+        self.run([deadline_input(model.job_id, self.now(), reason)])
+        if model.status == "PENDING":
+            if not model.reasons:
+                model.reasons.add(reason)
+            self.finish(model, "FAILED")
+
+    @rule(
+        job=st.integers(0, JOBS - 1), steps=st.sets(st.sampled_from(STEPS), min_size=1), force=st.booleans()
+    )
+    def retry(self, job: int, steps: set[str], force: bool) -> None:
+        """An operator's `pixelpipe retry` (or a DLQ redrive) reopens some steps of the job."""
+        model = self.job_of(job)
+        chosen = sorted(steps)
+        recorded_reason = self.record(model).get("failureReason")
+        if recorded_reason in model.reasons:  # failures that raced: now we know which one landed
+            model.reasons = {recorded_reason}
+        allowed = model.status == "FAILED" or (force and model.status == "COMPLETE")
+        try:
+            self.jobs_table.reopen_steps(model.job_id, chosen, self.now(), "test retry", force)
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            assert not allowed, f"reopen of a {model.status} job refused (force={force})"
+            return
+        assert allowed, f"reopen of a {model.status} job accepted (force={force})"
+        model.status = "PENDING"
+        model.reopens += 1
+        # A step left FAILED will fail the job again: its reason stays (the one recorded, if it is one of
+        # theirs, else the earliest of theirs); otherwise the job has no reason until a step fails.
+        left = [s for s in STEPS if s not in chosen and model.steps[s].status == "FAILED"]
+        still_failed = [p for p in (model.steps[s].recorded for s in left) if p is not None]
+        theirs = {p.reason for p in still_failed}
+        model.reasons = (model.reasons & theirs) or (
+            {min(still_failed, key=lambda p: p.finished_at).reason} if still_failed else set()
+        )
+        for step in chosen:
+            model.steps[step].status = "PENDING"
+
+    # ------------------------------------------------------------------------------------- invariants
+
+    @invariant()
+    def records_match_the_model_and_hold_the_invariants(self) -> None:
+        completed = failed = 0
+        for model in self.jobs:
+            job = self.record(model)
+            steps = job["steps"]
+            # The model: status, and each step's status and attempts (claims counted, none lost).
+            assert job["status"] == model.status
+            assert {s: steps[s]["status"] for s in STEPS} == {s: model.steps[s].status for s in STEPS}
+            assert {s: steps[s]["attempts"] for s in STEPS} == {s: model.steps[s].attempts for s in STEPS}
+            # Counts equal the steps recorded as SUCCEEDED / FAILED.
+            assert job["succeededCount"] == sum(1 for s in steps.values() if s["status"] == "SUCCEEDED")
+            assert job["failedCount"] == sum(1 for s in steps.values() if s["status"] == "FAILED")
+            # No stale attempt recorded: a recorded step is the report of the claim that is current.
+            for name in STEPS:
+                if model.steps[name].recorded is not None and steps[name]["status"] in (
+                    "SUCCEEDED",
+                    "FAILED",
+                ):
+                    assert steps[name] == model.steps[name].recorded.completion().step_record()
+                    assert steps[name]["attempts"] == model.steps[name].attempts
+            outcomes = Counter(
+                (e["step"], e["attempt"], e["event"])
+                for e in job["history"]
+                if e["step"] in STEPS and e["event"] in ("SUCCEEDED", "FAILED")
+            )
+            assert outcomes == model.recorded, "a report recorded twice, or a stale one recorded"
+            # One terminal transition per terminal state: history entries, completedAt.
+            job_events = [e for e in job["history"] if e["step"] == "job"]
+            assert [e["event"] for e in job_events] == model.terminal_events
+            assert len(job_events) == model.reopens + (1 if job["status"] in TERMINAL else 0)
+            if job["status"] in TERMINAL:
+                assert job.get("completedAt") == job_events[-1]["at"]
+            else:
+                assert "completedAt" not in job
+            # Every job is terminal once all its steps are.
+            if all(steps[s]["status"] in ("SUCCEEDED", "FAILED") for s in STEPS):
+                assert job["status"] in TERMINAL, f"all steps finished, job {job['status']}"
+            # A FAILED job says why: the first failing step's reason (or the deadline's); so does a
+            # reopened job that still has a FAILED step. Any other job has no reason.
+            assert job["status"] != "FAILED" or model.reasons, "the model lost a FAILED job's reason"
+            if model.reasons:
+                assert job.get("failureReason") in model.reasons, (job.get("failureReason"), model.reasons)
+            else:
+                assert "failureReason" not in job
+            completed += model.terminal_events.count("COMPLETE")
+            failed += model.terminal_events.count("FAILED")
+        # The metrics count each terminal transition exactly once.
+        assert (self.metric_sum("JobsCompleted"), self.metric_sum("JobsFailed")) == (completed, failed)
+
+    def metric_sum(self, name: str) -> float:
+        now = datetime.now(UTC)
+        points = self.harness.cloudwatch.get_metric_statistics(
+            Namespace=self.namespace,
+            MetricName=name,
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+
+def test_reconciler_properties(harness: Harness) -> None:
+    run_state_machine_as_test(lambda: ReconcilerMachine(harness), settings=settings.get_profile(PROFILE))
