@@ -39,13 +39,13 @@ from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import completion_input, deadline_input
 from pixelpipe.config import pipeline_config, step_names, workers
 from pixelpipe.logic.clock import format_iso
-from pixelpipe.logic.jobs import SourceObject, StepCompletion, job_id_for, new_job_record
+from pixelpipe.logic.jobs import SourceObject, StepCompletion, deadline_after, job_id_for, new_job_record
 from pixelpipe_cli.provision import state_machine_definition
 from support.emulator import Emulator, emulator_process
 
 settings.register_profile(
     "pixelpipe",
-    max_examples=25,
+    max_examples=20,
     stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -74,6 +74,7 @@ STEPS = step_names()
 EXECUTION_TIMEOUT_SECONDS = 60.0
 ROLE = "arn:aws:iam::012345678901:role/DummyRole"
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
+DEADLINE_SECONDS = 900  # every example's clock stays far below it: only an overdue sweep is past it
 RESULTS: dict[str, Any] = {
     "thumbnails": [{"size": 256, "key": "thumbnails/job/256.jpg", "width": 256, "height": 170}],
     "labels": [{"name": "tabby cat", "confidence": 71.42}],
@@ -127,6 +128,7 @@ class JobModel:
     """What the record must say, as DynamoDB's conditions and the ASL's choices decide it."""
 
     job_id: str
+    deadline_at: str
     steps: dict[str, StepModel] = field(default_factory=lambda: {s: StepModel() for s in STEPS})
     status: str = "PENDING"
     reopens: int = 0
@@ -275,12 +277,13 @@ class ReconcilerMachine(RuleBasedStateMachine):
                 content_type="image/png",
             )
             job_id = job_id_for(source)
+            deadline = deadline_after(format_iso(T0), DEADLINE_SECONDS)
             self.harness.dynamodb.put_item(
                 TableName=self.harness.table,
-                Item=to_item(new_job_record(job_id, source, STEPS, format_iso(T0))),
+                Item=to_item(new_job_record(job_id, source, STEPS, format_iso(T0), deadline_at=deadline)),
                 ConditionExpression="attribute_not_exists(jobId)",
             )
-            self.jobs.append(JobModel(job_id))
+            self.jobs.append(JobModel(job_id, deadline))
 
     @rule(
         job=st.integers(0, JOBS - 1), step=st.sampled_from(STEPS), error=st.sampled_from([None, None, "bad"])
@@ -333,13 +336,15 @@ class ReconcilerMachine(RuleBasedStateMachine):
             if self.apply(payload) and payload.error and not reason_was_set[job.job_id]:
                 job.reasons.add(payload.reason)
 
-    @rule(job=st.integers(0, JOBS - 1))
-    def deadline(self, job: int) -> None:
-        """The sweeper found the job PENDING past its deadline (or a sweep raced with its last step)."""
+    @rule(job=st.integers(0, JOBS - 1), overdue=st.booleans())
+    def deadline(self, job: int, overdue: bool) -> None:
+        """A sweep's deadline: past the job's deadlineAt (overdue), or read before a retry moved it (not);
+        either may race with the job's last step."""
         model = self.job_of(job)
         reason = f"timeout: test deadline {self.clock}"
-        self.run([deadline_input(model.job_id, self.now(), reason)])
-        if model.status == "PENDING":
+        at = deadline_after(model.deadline_at, 1) if overdue else self.now()
+        self.run([deadline_input(model.job_id, at, reason)])
+        if model.status == "PENDING" and overdue:
             if not model.reasons:
                 model.reasons.add(reason)
             self.finish(model, "FAILED")
@@ -355,14 +360,17 @@ class ReconcilerMachine(RuleBasedStateMachine):
         if recorded_reason in model.reasons:  # failures that raced: now we know which one landed
             model.reasons = {recorded_reason}
         allowed = model.status == "FAILED" or (force and model.status == "COMPLETE")
+        at = self.now()
+        deadline = deadline_after(at, DEADLINE_SECONDS)
         try:
-            self.jobs_table.reopen_steps(model.job_id, chosen, self.now(), "test retry", force)
+            self.jobs_table.reopen_steps(model.job_id, chosen, at, "test retry", force, deadline_at=deadline)
         except ClientError as error:
             assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
             assert not allowed, f"reopen of a {model.status} job refused (force={force})"
             return
         assert allowed, f"reopen of a {model.status} job accepted (force={force})"
         model.status = "PENDING"
+        model.deadline_at = deadline
         model.reopens += 1
         # A step left FAILED will fail the job again: its reason stays (the one recorded, if it is one of
         # theirs, else the earliest of theirs); otherwise the job has no reason until a step fails.
@@ -380,6 +388,7 @@ class ReconcilerMachine(RuleBasedStateMachine):
     @invariant()
     def records_match_the_model_and_hold_the_invariants(self) -> None:
         completed = failed = 0
+        step_results: Counter = Counter()
         for model in self.jobs:
             job = self.record(model)
             steps = job["steps"]
@@ -410,8 +419,11 @@ class ReconcilerMachine(RuleBasedStateMachine):
             assert len(job_events) == model.reopens + (1 if job["status"] in TERMINAL else 0)
             if job["status"] in TERMINAL:
                 assert job.get("completedAt") == job_events[-1]["at"]
+                assert "deadlineAt" not in job
             else:
                 assert "completedAt" not in job
+                # A PENDING job's deadline counts from its creation or its latest retry.
+                assert job.get("deadlineAt") == model.deadline_at
             # Every job is terminal once all its steps are.
             if all(steps[s]["status"] in ("SUCCEEDED", "FAILED") for s in STEPS):
                 assert job["status"] in TERMINAL, f"all steps finished, job {job['status']}"
@@ -422,16 +434,22 @@ class ReconcilerMachine(RuleBasedStateMachine):
                 assert job.get("failureReason") in model.reasons, (job.get("failureReason"), model.reasons)
             else:
                 assert "failureReason" not in job
+            step_results.update((step, outcome) for step, _attempt, outcome in model.recorded.elements())
             completed += model.terminal_events.count("COMPLETE")
             failed += model.terminal_events.count("FAILED")
         # The metrics count each terminal transition exactly once.
         assert (self.metric_sum("JobsCompleted"), self.metric_sum("JobsFailed")) == (completed, failed)
+        # Step metrics count only the attempts the reconciler recorded.
+        for step in STEPS:
+            for outcome, metric in (("SUCCEEDED", "StepSucceeded"), ("FAILED", "StepFailed")):
+                assert self.metric_sum(metric, step) == step_results[(step, outcome)], (metric, step)
 
-    def metric_sum(self, name: str) -> float:
+    def metric_sum(self, name: str, step: str | None = None) -> float:
         now = datetime.now(UTC)
         points = self.harness.cloudwatch.get_metric_statistics(
             Namespace=self.namespace,
             MetricName=name,
+            Dimensions=[{"Name": "step", "Value": step}] if step else [],
             StartTime=now - timedelta(hours=1),
             EndTime=now + timedelta(hours=1),
             Period=60,
