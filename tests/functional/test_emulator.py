@@ -186,6 +186,16 @@ def _executions(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
     return found
 
 
+def _finished(stepfunctions: Any, execution: str) -> bool:
+    """No longer RUNNING; an execution already dropped by the pruner had finished (it drops no other)."""
+    try:
+        return stepfunctions.describe_execution(executionArn=execution)["status"] != "RUNNING"
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return True
+        raise
+
+
 def _run_all(stepfunctions: Any, arn: str, count: int) -> list[str]:
     arns = [
         stepfunctions.start_execution(stateMachineArn=arn, name=f"e-{uuid.uuid4().hex}", input="{}")[
@@ -194,11 +204,7 @@ def _run_all(stepfunctions: Any, arn: str, count: int) -> list[str]:
         for _ in range(count)
     ]
     for execution in arns:
-        finished = wait_until(
-            lambda e=execution: stepfunctions.describe_execution(executionArn=e)["status"] != "RUNNING",
-            30,
-            0.05,
-        )
+        finished = wait_until(lambda e=execution: _finished(stepfunctions, e), 30, 0.05)
         assert finished, f"{execution} still RUNNING after 30 s"
     return arns
 
