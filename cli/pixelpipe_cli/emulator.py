@@ -26,6 +26,8 @@ every StartExecution scans them all. Finished Express executions are dropped aft
 `PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS` (default 600 s: the local X-Ray execution tracer reads
 an execution within a second of its end, `pixelpipe job --history` says "history unavailable" after
 that); `0` keeps them forever. On AWS, Express executions are not kept by Step Functions at all.
+moto also keeps every interpreter thread it ever started in a list nothing reads, and each finished
+thread holds its execution: finished threads are dropped from it, whatever the retention.
 
     python -m pixelpipe_cli.emulator -H 127.0.0.1 -p 5055
 """
@@ -50,6 +52,7 @@ from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from pixelpipe_cli import emulator_s3_events, faults
 
@@ -162,12 +165,32 @@ def prune_finished_executions(retention: float, now: datetime.datetime | None = 
     return dropped
 
 
+def reap_finished_threads() -> int:
+    """Forget the interpreter's finished threads; the number forgotten.
+
+    moto appends every thread its interpreter starts (one per execution, more for Parallel, Map and
+    callbacks) to the module-level list `TMP_THREADS` and never removes one, and nothing reads it. A
+    finished thread still holds its target, the execution's worker: through it the execution, its
+    history and its copy of the state machine, so without this no execution is ever freed.
+    """
+    reaped = 0
+    for thread in [t for t in list(TMP_THREADS) if not t.is_alive() and t.ident is not None]:
+        try:
+            TMP_THREADS.remove(thread)  # one object at a time: appends from other threads are never lost
+            reaped += 1
+        except ValueError:
+            pass
+    return reaped
+
+
 def _prune_forever(retention: float) -> None:
-    every = min(max(retention / 4, 0.5), 30.0)
+    every = min(max(retention / 4, 0.5), 30.0) if retention > 0 else 30.0
     while True:
         time.sleep(every)
         try:
-            prune_finished_executions(retention)
+            if retention > 0:
+                prune_finished_executions(retention)
+            reap_finished_threads()
         except Exception:  # the pruner must never take the emulator down
             logging.getLogger(__name__).exception("pruning finished executions failed")
 
@@ -183,10 +206,7 @@ def main() -> None:
     describe_errors_without_request_id()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    if retention > 0:
-        threading.Thread(
-            target=_prune_forever, args=(retention,), name="prune-executions", daemon=True
-        ).start()
+    threading.Thread(target=_prune_forever, args=(retention,), name="prune-executions", daemon=True).start()
     server.main()
 
 

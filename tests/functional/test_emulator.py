@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from pixelpipe_cli import emulator as emulator_module
 from support.emulator import DUMMY_CREDENTIALS, Emulator, emulator_process
@@ -252,3 +253,22 @@ def test_the_emulator_forgets_finished_executions_after_its_retention(tmp_path: 
         assert retained_after_each_batch == [0, 0, 0]
         with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
             stepfunctions.describe_execution(executionArn=arns[0])
+
+
+def test_finished_interpreter_threads_are_forgotten_so_executions_can_be_freed():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        stepfunctions = boto3.client("stepfunctions", region_name="eu-west-1")
+        arn = stepfunctions.create_state_machine(
+            name="threads", definition=PASS_MACHINE, roleArn=ROLE, type="EXPRESS"
+        )["stateMachineArn"]
+        # GIVEN 5 finished executions, whose threads moto keeps in its TMP_THREADS list
+        _run_all(stepfunctions, arn, 5)
+        finished = [t for t in TMP_THREADS if not t.is_alive()]
+        assert len(finished) >= 5
+
+        # WHEN the emulator's pruner reaps finished threads
+        reaped = emulator_module.reap_finished_threads()
+
+        # THEN none of them is held any more (each held its execution, history and state machine copy)
+        assert reaped >= 5
+        assert not any(t in TMP_THREADS for t in finished)
