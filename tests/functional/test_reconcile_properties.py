@@ -3,7 +3,7 @@ stack's emulator, driven by hypothesis through claims, completions (current and 
 and failure), duplicates, late completions after a terminal state, operator retries, deadlines and
 completions started concurrently; after every step, once every execution has finished, the job records,
 the history and the metrics are checked against a model and against the invariants of
-docs/reliability-reconciler.md.
+docs/reliability.md.
 
 `make test` runs the `pixelpipe` profile (bounded); `HYPOTHESIS_PROFILE=soak` runs many more examples.
 """
