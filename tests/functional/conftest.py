@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,18 +28,15 @@ from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.adapters.jobs_table import Claim, JobsTable
 from pixelpipe.config import pipeline_config
 from pixelpipe_cli.provision import state_machine_definition
+from support import reconcile_jobs
+from support.emulator import DUMMY_CREDENTIALS, free_loopback_port
+
+job_id = reconcile_jobs.job_id  # the fresh PENDING job the reconcile tests share
 
 SFN_ENDPOINT_ENV = "RECONCILE_TEST_SFN_ENDPOINT"
 DYNAMODB_ENDPOINT_ENV = "RECONCILE_TEST_DYNAMODB_ENDPOINT"
 DUMMY_ROLE_ARN = "arn:aws:iam::012345678901:role/DummyRole"
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 EXECUTION_TIMEOUT_SECONDS = 30.0
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass(frozen=True)

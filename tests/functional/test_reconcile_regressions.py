@@ -3,29 +3,10 @@ shortest sequence that shows it, against the real ASL."""
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
-from test_reconcile_state_machine import DEADLINE, at, completion, job_events
+from test_reconcile_state_machine import completion, job_events
 
 from pixelpipe.adapters.reconciler import completion_input
-from pixelpipe.config import pipeline_config, step_names
-from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
-
-
-@pytest.fixture
-def job_id(reconcile_stack) -> str:
-    source = SourceObject(
-        bucket=pipeline_config()["storage"]["upload_bucket"],
-        key=f"{pipeline_config()['storage']['upload_prefix']}{uuid.uuid4().hex}/chelsea.png",
-        size=240_000,
-        etag='"5d41402abc4b2a76b9719d911017c592"',
-        version_id=uuid.uuid4().hex,
-        content_type="image/png",
-    )
-    new_id = job_id_for(source)
-    reconcile_stack.put_job(new_job_record(new_id, source, step_names(), at(0), deadline_at=at(DEADLINE)))
-    return new_id
+from support.reconcile_jobs import DEADLINE, at
 
 
 def test_retrying_only_a_succeeded_step_of_a_failed_job_keeps_the_failed_steps_reason(

@@ -6,22 +6,18 @@ with the real worker/sweeper inputs, and then reads the record back from DynamoD
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pixelpipe.adapters.reconciler import completion_input, deadline_input
-from pixelpipe.config import pipeline_config, step_names, workers
-from pixelpipe.logic.clock import format_iso
+from pixelpipe.config import step_names, workers
 from pixelpipe.logic.deadlines import timeout_reason
-from pixelpipe.logic.jobs import SourceObject, StepCompletion, job_id_for, new_job_record
+from pixelpipe.logic.jobs import StepCompletion
+from support.reconcile_jobs import DEADLINE, at
 
 KEEP = "Keep terminal state"
 DEADLINE_MOVED = "Deadline moved or job finished"
-DEADLINE = 900
-T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 RESULTS: dict[str, Any] = {
     "thumbnails": [
         {"size": size, "key": f"thumbnails/job/{size}.jpg", "width": size, "height": round(size * 0.66)}
@@ -29,10 +25,6 @@ RESULTS: dict[str, Any] = {
     ],
     "labels": [{"name": "tabby cat", "confidence": 71.42}, {"name": "Egyptian cat", "confidence": 12.5}],
 }
-
-
-def at(seconds: float) -> str:
-    return format_iso(T0 + timedelta(seconds=seconds))
 
 
 def completion(
@@ -67,22 +59,6 @@ def job_events(record: dict[str, Any]) -> list[str]:
 
 def step_events(record: dict[str, Any], step: str) -> list[str]:
     return [entry["event"] for entry in record["history"] if entry["step"] == step]
-
-
-@pytest.fixture
-def job_id(reconcile_stack) -> str:
-    """A fresh PENDING job for a real-looking upload, as dispatch writes it."""
-    source = SourceObject(
-        bucket=pipeline_config()["storage"]["upload_bucket"],
-        key=f"{pipeline_config()['storage']['upload_prefix']}{uuid.uuid4().hex}/chelsea.png",
-        size=240_000,
-        etag='"5d41402abc4b2a76b9719d911017c592"',
-        version_id=uuid.uuid4().hex,
-        content_type="image/png",
-    )
-    new_id = job_id_for(source)
-    reconcile_stack.put_job(new_job_record(new_id, source, step_names(), at(0), deadline_at=at(DEADLINE)))
-    return new_id
 
 
 def test_config_names_the_two_steps_these_tests_exercise():

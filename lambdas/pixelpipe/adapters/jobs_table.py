@@ -271,21 +271,13 @@ class JobsTable:
         jobs carry the attribute)."""
         if not self._deadline_index:
             raise RuntimeError("this JobsTable was built without the deadline index")
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._deadline_index,
-            "KeyConditionExpression": "#status = :pending AND deadlineAt <= :now",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":pending": {"S": PENDING}, ":now": {"S": now}},
-        }
-        while len(items) < limit:
-            page = self._client.query(**kwargs, Limit=limit - len(items))
-            items += [from_item(i) for i in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return items
+        return self._query(
+            limit,
+            IndexName=self._deadline_index,
+            KeyConditionExpression="#status = :pending AND deadlineAt <= :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":pending": {"S": PENDING}, ":now": {"S": now}},
+        )
 
     def by_status(
         self, status: str, created_before: str | None = None, limit: int = 100
@@ -296,17 +288,20 @@ class JobsTable:
         if created_before:
             condition += " AND createdAt < :before"
             values[":before"] = {"S": created_before}
+        return self._query(
+            limit,
+            IndexName=self._status_index,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+        )
+
+    def _query(self, limit: int, **kwargs: Any) -> list[dict[str, Any]]:
+        """Up to `limit` items of a query, following LastEvaluatedKey across pages."""
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._status_index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
-        }
         while len(items) < limit:
-            page = self._client.query(**kwargs, Limit=limit - len(items))
+            page = self._client.query(TableName=self._table, **kwargs, Limit=limit - len(items))
             items += [from_item(i) for i in page["Items"]]
             if "LastEvaluatedKey" not in page:
                 break
