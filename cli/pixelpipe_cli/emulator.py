@@ -27,7 +27,9 @@ every StartExecution scans them all. Finished Express executions are dropped aft
 an execution within a second of its end, `pixelpipe job --history` says "history unavailable" after
 that); `0` keeps them forever. On AWS, Express executions are not kept by Step Functions at all.
 moto also keeps every interpreter thread it ever started in a list nothing reads, and each finished
-thread holds its execution: finished threads are dropped from it, whatever the retention.
+thread holds its execution: finished threads are dropped from it, whatever the retention. And moto
+tracks every model instance ever created (for its dashboard), each DynamoDB update's copy of the item
+included: that tracking is made weak.
 
     python -m pixelpipe_cli.emulator -H 127.0.0.1 -p 5055
 """
@@ -40,12 +42,14 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
 import boto3
 from moto import backends, server
+from moto.core.model_instances import model_data
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -183,6 +187,48 @@ def reap_finished_threads() -> int:
     return reaped
 
 
+class WeakInstances:
+    """A model class's `instances_tracked` that does not keep its instances alive.
+
+    moto appends every instance of every model class to a class-level list, for its dashboard, and
+    never removes one: every DynamoDB item version (each update deep-copies the item), every state
+    machine copy (one per execution), every S3 key. Iterating this yields the live ones, as before.
+    """
+
+    def __init__(self, instances: list[Any]) -> None:
+        self._refs = [weakref.ref(instance) for instance in instances]
+
+    def append(self, instance: Any) -> None:
+        self._refs.append(weakref.ref(instance))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([instance for instance in (ref() for ref in list(self._refs)) if instance is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def compact(self) -> int:
+        """Drop the references whose instance is gone; how many."""
+        dead = [ref for ref in list(self._refs) if ref() is None]
+        for ref in dead:
+            self._refs.remove(ref)  # a dead weakref equals only itself
+        return len(dead)
+
+
+def track_models_weakly() -> int:
+    """Make every model class's tracking weak (classes appear as moto imports services lazily, and a
+    /moto-api/reset puts plain lists back), and compact the weak ones; the references dropped."""
+    dropped = 0
+    for models in list(model_data.values()):
+        for model in list(models.values()):
+            tracked = model.instances_tracked
+            if isinstance(tracked, WeakInstances):
+                dropped += tracked.compact()
+            else:
+                model.instances_tracked = WeakInstances(list(tracked))
+    return dropped
+
+
 def _prune_forever(retention: float) -> None:
     every = min(max(retention / 4, 0.5), 30.0) if retention > 0 else 30.0
     while True:
@@ -191,6 +237,7 @@ def _prune_forever(retention: float) -> None:
             if retention > 0:
                 prune_finished_executions(retention)
             reap_finished_threads()
+            track_models_weakly()
         except Exception:  # the pruner must never take the emulator down
             logging.getLogger(__name__).exception("pruning finished executions failed")
 
@@ -203,6 +250,7 @@ def main() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     make_dynamodb_atomic()
+    track_models_weakly()
     describe_errors_without_request_id()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()

@@ -3,6 +3,7 @@ the interpreter can describe, and finished Express executions dropped after thei
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import uuid
@@ -16,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.dynamodb.models.dynamo_type import Item
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
@@ -272,3 +274,32 @@ def test_finished_interpreter_threads_are_forgotten_so_executions_can_be_freed()
         # THEN none of them is held any more (each held its execution, history and state machine copy)
         assert reaped >= 5
         assert not any(t in TMP_THREADS for t in finished)
+
+
+def test_moto_tracks_model_instances_without_keeping_them_alive():
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        dynamodb.create_table(
+            TableName="tracked",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
+        # GIVEN the emulator's weak tracking, and one item updated 50 times (moto copies it at each update)
+        emulator_module.track_models_weakly()
+        for _ in range(50):
+            dynamodb.update_item(
+                TableName="tracked",
+                Key={"id": {"S": "one"}},
+                UpdateExpression="ADD n :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        gc.collect()
+
+        # WHEN the pruner compacts the tracking
+        emulator_module.track_models_weakly()
+
+        # THEN only the live item is tracked (moto kept all 50 copies), and it is intact
+        assert len(list(Item.instances_tracked)) == 1
+        item = dynamodb.get_item(TableName="tracked", Key={"id": {"S": "one"}})["Item"]
+        assert item["n"] == {"N": "50"}
