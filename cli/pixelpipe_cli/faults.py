@@ -126,7 +126,8 @@ class FaultInjector:
         raise ClientError(
             {
                 "Error": {"Code": rule.error, "Message": f"injected fault after the call ({rule.operation})"},
-                "ResponseMetadata": {"HTTPStatusCode": rule.status},
+                # moto's interpreter reads the request id when it describes an error from its own calls
+                "ResponseMetadata": {"HTTPStatusCode": rule.status, "RequestId": "injected-fault"},
             },
             model.name,
         )
