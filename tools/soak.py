@@ -111,6 +111,15 @@ def s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None
     }
 
 
+def stored_mb(s3: Any, buckets: list[str]) -> float:
+    """What the emulator must hold for the objects themselves: every version in the buckets."""
+    total = 0
+    for bucket in buckets:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            total += sum(version["Size"] for version in page.get("Versions", []))
+    return round(total / 2**20, 1)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -158,6 +167,7 @@ def soak(
             seconds = time.monotonic() - started
             in_dlq = sum(summary.approximate for summary in operations.dlq_list(target))
             emulator_end = rss_mb(stack.emulator_pid)
+            stored = stored_mb(s3, [target.upload_bucket, target.thumbnail_bucket])
             faults = len(injected(stack.faults_log))
 
     lost = [j for j, record in records.items() if record is None]
@@ -188,6 +198,7 @@ def soak(
         "jobs_per_s": round(jobs / seconds, 2),
         "emulator_rss_mb_start": emulator_start,
         "emulator_rss_mb_end": emulator_end,
+        "s3_stored_mb": stored,
         "bad_inputs": len(bad_keys),
         "complete_without_output": len(without_output),
         "failed_not_bad": [records[j].get("failureReason") for j in failed if j not in failed_bad][:5],
