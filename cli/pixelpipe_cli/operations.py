@@ -74,7 +74,8 @@ def steps_to_retry(job: dict[str, Any], steps: list[str] | None = None, force: b
 
     By default: the FAILED steps of a FAILED job (a step still RUNNING is left to finish), or every
     unfinished step when none failed (a missed deadline); with `force` on a COMPLETE job, every step.
-    `steps` names them explicitly (each must be one of the job's).
+    `steps` names them explicitly (each must be one of the job's); leaving out a FAILED step needs
+    `force`, since the job could only fail again.
     """
     job_id, status = job["jobId"], job.get("status")
     if status == PENDING:
@@ -96,7 +97,18 @@ def steps_to_retry(job: dict[str, Any], steps: list[str] | None = None, force: b
             raise OperationError(
                 f"job {job_id} has no step {', '.join(unknown)} (its steps: {', '.join(known)})"
             )
-        return list(dict.fromkeys(steps))
+        chosen = list(dict.fromkeys(steps))
+        left_failed = [
+            name
+            for name, step in job["steps"].items()
+            if step.get("status") == STEP_FAILED and name not in chosen
+        ]
+        if left_failed and not force:
+            raise OperationError(
+                f"job {job_id} would fail again: {', '.join(left_failed)} stays FAILED; add it with --step, "
+                "or use --force to re-run only the steps named"
+            )
+        return chosen
     if status == COMPLETE:
         return known
     # The FAILED steps; when none failed (the deadline sweeper failed the job), every unfinished one.
