@@ -28,7 +28,7 @@ from urllib.parse import quote_plus
 
 from PIL import Image
 
-from pixelpipe.logic.jobs import COMPLETE, FAILED, SourceObject, job_id_for
+from pixelpipe.logic.jobs import COMPLETE, FAILED, SourceObject, job_id_for, terminal_transitions
 from pixelpipe_cli import operations
 from pixelpipe_cli.faults import injected
 from pixelpipe_cli.jobs_client import JobsClient
@@ -172,11 +172,7 @@ def soak(
 
     lost = [j for j, record in records.items() if record is None]
     stuck = [j for j, record in records.items() if record and record["status"] not in (COMPLETE, FAILED)]
-    double = [
-        j
-        for j, record in records.items()
-        if record and sum(1 for e in record["history"] if e["step"] == "job") > 1
-    ]
+    double = [j for j, record in records.items() if record and len(terminal_transitions(record)) > 1]
     failed = [j for j, record in records.items() if record and record["status"] == FAILED]
     failed_bad = [j for j in failed if job_keys[j].endswith(tuple(bad_keys))]
     complete = [j for j, record in records.items() if record and record["status"] == COMPLETE]

@@ -21,7 +21,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-import boto3
+from pixelpipe_cli.boto_session import default_session
 
 ENV_CALL_LOG = "PIXELPIPE_CALL_LOG"
 
@@ -99,9 +99,7 @@ def install(function: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     if not directory:
         return lambda handler: handler
     recorder = CallRecorder(function, Path(directory))
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register("provide-client-params", recorder.on_call)
+    default_session().events.register("provide-client-params", recorder.on_call)
     return recorder.wrap
 
 

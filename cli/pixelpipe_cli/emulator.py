@@ -59,6 +59,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from pixelpipe_cli import emulator_s3_events, faults
+from pixelpipe_cli.boto_session import default_session
 
 RETENTION_ENV = "PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS"
 DEFAULT_RETENTION_SECONDS = 600.0
@@ -115,11 +116,9 @@ def describe_errors_without_request_id(session: boto3.Session | None = None) -> 
     cause; botocore sets it from the `x-amzn-requestid` header, which a bare 500 lacks. Registered on the
     session every boto3 client of this process (the interpreter's) is created from.
     """
-    if session is None:
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        session = boto3.DEFAULT_SESSION
-    session.events.register("after-call", _default_request_id, unique_id="pixelpipe-default-request-id")
+    (session or default_session()).events.register(
+        "after-call", _default_request_id, unique_id="pixelpipe-default-request-id"
+    )
 
 
 # ------------------------------------------------------------------------------- bounded execution memory

@@ -34,13 +34,16 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+
+from pixelpipe_cli.boto_session import default_session
 
 PLAN_ENV = "PIXELPIPE_FAULTS"
 RECONCILE = "reconcile"  # the `function` of rules aimed at the state machine's service integrations
@@ -77,7 +80,7 @@ class FaultInjector:
     rules: list[FaultRule]
     log_path: Path | None = None
     seed: int | None = None
-    active: bool = False  # set by the host around each invocation
+    active: bool = False  # on while a wrapped handler runs; always on in the emulator
     _faulted: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +95,19 @@ class FaultInjector:
         """Hook every call the session's clients make (clients created after this copy the hooks)."""
         session.events.register("before-call", self._before_call)
         session.events.register("after-call", self._after_call)
+
+    def wrap(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """The handler, with faults on while it runs: the host's own polling is never faulted."""
+
+        @wraps(handler)
+        def faulted(*args: Any, **kwargs: Any) -> Any:
+            self.active = True
+            try:
+                return handler(*args, **kwargs)
+            finally:
+                self.active = False
+
+        return faulted
 
     def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         if not self.active:
@@ -111,10 +127,7 @@ class FaultInjector:
             time.sleep(rule.delay_seconds)
             return None
         response = AWSResponse(url="", status_code=rule.status, headers={}, raw=None)
-        return response, {
-            "Error": {"Code": rule.error, "Message": f"injected fault ({rule.operation})"},
-            "ResponseMetadata": {"HTTPStatusCode": rule.status, "RequestId": "injected-fault"},
-        }
+        return response, _error_body(rule, f"injected fault ({rule.operation})")
 
     def _after_call(self, model: Any, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         if http_response is None or http_response.status_code >= 300:
@@ -123,14 +136,7 @@ class FaultInjector:
         if rule is None:
             return
         self._log(rule, identity)
-        raise ClientError(
-            {
-                "Error": {"Code": rule.error, "Message": f"injected fault after the call ({rule.operation})"},
-                # moto's interpreter reads the request id when it describes an error from its own calls
-                "ResponseMetadata": {"HTTPStatusCode": rule.status, "RequestId": "injected-fault"},
-            },
-            model.name,
-        )
+        raise ClientError(_error_body(rule, f"injected fault after the call ({rule.operation})"), model.name)
 
     def _decide(self, model: Any, request: str, when: str) -> tuple[FaultRule | None, str]:
         if not self.active:
@@ -172,6 +178,14 @@ class FaultInjector:
         )
         with self._lock, self.log_path.open("a") as log:
             log.write(line + "\n")
+
+
+def _error_body(rule: FaultRule, message: str) -> dict[str, Any]:
+    """An AWS error response; moto's interpreter reads the request id when it describes any error."""
+    return {
+        "Error": {"Code": rule.error, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": rule.status, "RequestId": "injected-fault"},
+    }
 
 
 def rule_key(rule: FaultRule) -> str:
@@ -220,9 +234,19 @@ def install_in_emulator() -> None:
     if injector is None:
         return
     injector.active = True
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    injector.install(boto3.DEFAULT_SESSION)
+    injector.install(default_session())
+
+
+def install(function: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A wrapper for a Lambda host's handler that faults its calls; the identity without a fault plan.
+
+    Call it before the handler module is imported: handlers make their clients there.
+    """
+    injector = injector_from_env(function)
+    if injector is None:
+        return lambda handler: handler
+    injector.install(default_session())
+    return injector.wrap
 
 
 def injected(log_path: Path) -> list[dict[str, Any]]:

@@ -32,12 +32,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from aws_xray_sdk import global_sdk_config
 
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
-from pixelpipe_cli import call_recorder
-from pixelpipe_cli.faults import injector_from_env
+from pixelpipe_cli import call_recorder, faults
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
 from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
 
@@ -108,14 +106,10 @@ class FunctionHost:
         self.function = function
         self.spec = function_spec(function)
         os.environ.update(function_environment(target, function))
-        self.faults = injector_from_env(function)
-        if self.faults is not None:  # before the handler's module creates its clients from the session
-            if boto3.DEFAULT_SESSION is None:
-                boto3.setup_default_session()
-            self.faults.install(boto3.DEFAULT_SESSION)
-        record_calls = call_recorder.install(function)  # before the import: handlers make clients there
+        # Before the import: handlers make their clients there, and the hooks must be on the session first.
+        record_calls, inject_faults = call_recorder.install(function), faults.install(function)
         module_name, _, attribute = self.spec["handler"].rpartition(".")
-        self.handler = record_calls(getattr(importlib.import_module(module_name), attribute))
+        self.handler = record_calls(inject_faults(getattr(importlib.import_module(module_name), attribute)))
         global_sdk_config.set_sdk_enabled(False)  # traced only inside invocations
         self.sqs = target.client("sqs")
         self.dynamodb = target.client("dynamodb")
@@ -137,13 +131,9 @@ class FunctionHost:
         watchdog = threading.Timer(self.spec["timeout_seconds"], self._time_out)
         watchdog.daemon = True
         watchdog.start()
-        if self.faults is not None:
-            self.faults.active = True
         try:
             return self._invoke(event, trace_id)
         finally:
-            if self.faults is not None:
-                self.faults.active = False
             watchdog.cancel()
 
     def _time_out(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pixelpipe.logic.clock import format_iso
+from pixelpipe.logic.jobs import terminal_transitions
 from pixelpipe_cli import operations
 from pixelpipe_cli.faults import injected
 from pixelpipe_cli.jobs_client import JobsClient
@@ -48,7 +49,7 @@ def change_workers(
 
 
 def terminal_entries(job: dict[str, Any]) -> list[str]:
-    return [e["event"] for e in job["history"] if e["step"] == "job"]
+    return [entry["event"] for entry in terminal_transitions(job)]
 
 
 def dead_letters(stack: LocalStack) -> int:

@@ -106,3 +106,21 @@ def test_a_plan_with_an_unknown_field_or_an_after_crash_is_refused(tmp_path: Pat
     plan.write_text(json.dumps([{"operation": "sns.Publish", "error": "crash", "when": "after"}]))
     with pytest.raises(ValueError, match="only happens before a call"):
         load_plan(plan)
+
+
+def test_a_wrapped_handler_is_faulted_while_it_runs_and_the_host_around_it_is_not(table, tmp_path: Path):
+    # GIVEN a rule faulting every PutItem and a handler wrapped by the injector
+    injector = FaultInjector("resize-worker", [FaultRule("dynamodb.PutItem", every_time=True)])
+    injector.install(table)
+    client = _client(table)
+
+    def handler(job: str) -> None:
+        _put(client, job)
+
+    faulted = injector.wrap(handler)
+
+    # WHEN the handler runs THEN its call fails; the same call outside it (the host polling) does not
+    with pytest.raises(ClientError):
+        faulted(JOB_A)
+    _put(client, JOB_A)
+    assert injector.active is False

@@ -39,7 +39,14 @@ from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import completion_input, deadline_input
 from pixelpipe.config import pipeline_config, step_names, workers
 from pixelpipe.logic.clock import format_iso
-from pixelpipe.logic.jobs import SourceObject, StepCompletion, deadline_after, job_id_for, new_job_record
+from pixelpipe.logic.jobs import (
+    SourceObject,
+    StepCompletion,
+    deadline_after,
+    job_id_for,
+    new_job_record,
+    terminal_transitions,
+)
 from pixelpipe_cli.provision import state_machine_definition
 from support.emulator import Emulator, emulator_process
 
@@ -414,7 +421,7 @@ class ReconcilerMachine(RuleBasedStateMachine):
             )
             assert outcomes == model.recorded, "a report recorded twice, or a stale one recorded"
             # One terminal transition per terminal state: history entries, completedAt.
-            job_events = [e for e in job["history"] if e["step"] == "job"]
+            job_events = terminal_transitions(job)
             assert [e["event"] for e in job_events] == model.terminal_events
             assert len(job_events) == model.reopens + (1 if job["status"] in TERMINAL else 0)
             if job["status"] in TERMINAL:

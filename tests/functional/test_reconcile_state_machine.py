@@ -13,7 +13,7 @@ import pytest
 from pixelpipe.adapters.reconciler import completion_input, deadline_input
 from pixelpipe.config import step_names, workers
 from pixelpipe.logic.deadlines import timeout_reason
-from pixelpipe.logic.jobs import StepCompletion
+from pixelpipe.logic.jobs import StepCompletion, terminal_transitions
 from support.reconcile_jobs import DEADLINE, at
 
 KEEP = "Keep terminal state"
@@ -54,7 +54,7 @@ def assert_went_through(execution: Any, *states: str) -> None:
 
 def job_events(record: dict[str, Any]) -> list[str]:
     """The job-level history entries (COMPLETE / FAILED), in order."""
-    return [entry["event"] for entry in record["history"] if entry["step"] == "job"]
+    return [entry["event"] for entry in terminal_transitions(record)]
 
 
 def step_events(record: dict[str, Any], step: str) -> list[str]:

@@ -58,6 +58,12 @@ def step_failure_reason(step: str, error: str) -> str:
     return f"{step}: {error}"
 
 
+def terminal_transitions(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job-level history entries, one per move to COMPLETE or FAILED (the state machine writes them
+    with step `job`; dispatch's intake rejection is its own)."""
+    return [entry for entry in record.get("history", []) if entry["step"] == "job"]
+
+
 def history_entry(at: str, step: str, event: str, detail: str = "", **extra: Any) -> dict[str, Any]:
     return {"at": at, "step": step, "event": event, "detail": detail, **extra}
 

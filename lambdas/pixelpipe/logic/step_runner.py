@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pixelpipe.config import WorkerConfig
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.jobs import JobMessage, StepCompletion
+from pixelpipe.logic.jobs import JobMessage, StepCompletion, step_failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,10 @@ class StepRunner:
             except Exception as error:
                 if delivery.receive_count < self.worker.max_receive_count:
                     raise  # SQS delivers again; the next attempt reports its own completion
-                reason = (
-                    f"{step}: attempt {claim.attempt} finished {completion.outcome} but could not be "
-                    f"reported after {delivery.receive_count} receives: {type(error).__name__}: {error}"
+                reason = step_failure_reason(
+                    step,
+                    f"attempt {claim.attempt} finished {completion.outcome} but could not be reported "
+                    f"after {delivery.receive_count} receives: {type(error).__name__}: {error}",
                 )
                 self.jobs.note_unreported(message.job_id, step, claim.attempt, self.clock(), reason)
                 raise GiveUp(reason) from error
