@@ -33,6 +33,7 @@ from pixelpipe_cli import operations
 from pixelpipe_cli.faults import injected
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import LocalStack
+from pixelpipe_cli.target import S3_EVENTS_QUEUE
 
 CLAIM = ":running, steps.#step.startedAt"
 FAULTED_CALLS = [
@@ -154,7 +155,7 @@ def soak(
                 if duplicate:
                     event = s3_event(target.upload_bucket, key, len(data), etag, version)
                     sqs.send_message(
-                        QueueUrl=target.queues["_s3_events"]["url"], MessageBody=json.dumps(event)
+                        QueueUrl=target.queues[S3_EVENTS_QUEUE]["url"], MessageBody=json.dumps(event)
                     )
                 source = SourceObject(target.upload_bucket, key, len(data), etag, version)
                 return job_id_for(source), key, duplicate

@@ -36,7 +36,7 @@ from aws_xray_sdk import global_sdk_config
 
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
 from pixelpipe_cli import call_recorder, faults
-from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target, target_file
+from pixelpipe_cli.target import LOCAL_CREDENTIALS, S3_EVENTS_QUEUE, Target, target_file
 from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
 
 LABEL_BACKEND_LOCAL = "onnx"
@@ -210,7 +210,7 @@ class FunctionHost:
         maxReceiveCount = 1 + maximum_retry_attempts, then moves it to the dispatch failures queue, as
         Lambda sends a failed event to the function's on-failure destination.
         """
-        url = self.target.queues["_s3_events"]["url"]
+        url = self.target.queues[S3_EVENTS_QUEUE]["url"]
         while self.running:
             messages = self.sqs.receive_message(
                 QueueUrl=url,

@@ -7,7 +7,7 @@ PENDING and the step PENDING/RUNNING), then moves the messages back to the worke
 StartMessageMoveTask, locally (moto lacks it) by send-then-delete, so nothing is lost.
 
 dispatch-tasks has no job to reopen: S3 invokes it asynchronously, and an event it still fails on after
-Lambda's retries goes to the dispatch failures queue (Target.queues["_dispatch_failures"]) before any job
+Lambda's retries goes to the dispatch failures queue (Target.queues[DISPATCH_FAILURES_QUEUE]) before any job
 record exists. Its redrive re-delivers each S3 event to dispatch-tasks (on AWS an asynchronous invoke with
 the on-failure record's `requestPayload`; locally the raw event back to the S3 relay queue) and deletes the
 message only once that succeeded. Dispatch is idempotent, so a re-delivery never duplicates a job.
@@ -38,7 +38,7 @@ from pixelpipe.logic.jobs import (
     deadline_after,
     rejected_at_intake,
 )
-from pixelpipe_cli.target import Target
+from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
 
 class OperationError(Exception):
@@ -215,8 +215,6 @@ class DlqSummary:
 
 
 DISPATCH = "dispatch"  # the "step" of the dispatch failures queue in listings and --queue
-DISPATCH_FAILURES = "_dispatch_failures"  # its key in Target.queues
-S3_EVENTS = "_s3_events"  # local only: the relay queue S3 notifies, standing in for S3 → Lambda
 
 
 def worker_steps(target: Target, queue: str | None = None) -> list[str]:
@@ -227,17 +225,17 @@ def worker_steps(target: Target, queue: str | None = None) -> list[str]:
     for step in steps:
         if queue in (step, workers()[step].queue, workers()[step].dlq):
             return [step]
-    choices = [*steps, *([DISPATCH] if DISPATCH_FAILURES in target.queues else [])]
+    choices = [*steps, *([DISPATCH] if DISPATCH_FAILURES_QUEUE in target.queues else [])]
     raise OperationError(f"no worker queue {queue!r}; choose one of: {', '.join(choices)}")
 
 
 def _failures_queue_name(target: Target) -> str:
-    return target.queues[DISPATCH_FAILURES]["arn"].rsplit(":", 1)[-1]
+    return target.queues[DISPATCH_FAILURES_QUEUE]["arn"].rsplit(":", 1)[-1]
 
 
 def names_dispatch(target: Target, queue: str | None) -> bool:
     """Whether `queue` names the dispatch failures queue (dispatch, the function or the queue's name)."""
-    if queue is None or DISPATCH_FAILURES not in target.queues:
+    if queue is None or DISPATCH_FAILURES_QUEUE not in target.queues:
         return False
     return queue in (DISPATCH, "dispatch-tasks", target.dispatch_function, _failures_queue_name(target))
 
@@ -246,7 +244,7 @@ def _chosen(target: Target, queue: str | None) -> tuple[list[str], bool]:
     """The worker steps, and whether the dispatch failures queue, a dlq command acts on."""
     if names_dispatch(target, queue):
         return [], True
-    return worker_steps(target, queue), queue is None and DISPATCH_FAILURES in target.queues
+    return worker_steps(target, queue), queue is None and DISPATCH_FAILURES_QUEUE in target.queues
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetter:
@@ -345,7 +343,7 @@ def dlq_list(target: Target, queue: str | None = None, sample: int = 10) -> list
         for step in steps
     ]
     if dispatch:
-        url = target.queues[DISPATCH_FAILURES]["url"]
+        url = target.queues[DISPATCH_FAILURES_QUEUE]["url"]
         summaries.append(
             _summary(sqs, url, DISPATCH, _failures_queue_name(target), sample, _dispatch_failure)
         )
@@ -484,7 +482,7 @@ def dispatch_redrive(target: Target, on_progress: Callable[[str, int], None] | N
     (unreadable, or the call failed) stays in the queue, visible again, and counts as not moved.
     """
     sqs = target.client("sqs")
-    url = target.queues[DISPATCH_FAILURES]["url"]
+    url = target.queues[DISPATCH_FAILURES_QUEUE]["url"]
     report = RedriveReport(DISPATCH, "relayed" if target.is_local else "re-invoked")
     functions = None if target.is_local else target.client("lambda")
     kept = []
@@ -511,7 +509,7 @@ def _redeliver(target: Target, sqs: Any, functions: Any, event: dict[str, Any]) 
     payload = json.dumps(event)
     try:
         if functions is None:
-            sqs.send_message(QueueUrl=target.queues[S3_EVENTS]["url"], MessageBody=payload)
+            sqs.send_message(QueueUrl=target.queues[S3_EVENTS_QUEUE]["url"], MessageBody=payload)
             return True
         response = functions.invoke(
             FunctionName=target.dispatch_function, InvocationType="Event", Payload=payload.encode()

@@ -8,17 +8,14 @@ from typing import Any
 
 from pixelpipe.config import pipeline_config, workers
 from pixelpipe.logic.jobs import EXPIRES_AT
-from pixelpipe_cli.target import Target
+from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Local only: S3 → Lambda triggers need Docker in moto, so S3 notifies this queue and the
 # event-source runner hands each notification to dispatch-tasks as Lambda would.
-S3_EVENTS_QUEUE = "pixelpipe-local-s3-events"
+S3_EVENTS_QUEUE_NAME = "pixelpipe-local-s3-events"
 ACCOUNT_ID = "123456789012"
 DISPATCH_FUNCTION = "dispatch-tasks"
-# Target.queues keys of the two internal queues.
-S3_EVENTS_KEY = "_s3_events"
-DISPATCH_FAILURES_KEY = "_dispatch_failures"
 
 
 def state_machine_definition(table_name: str) -> str:
@@ -123,10 +120,10 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         QueueName=failures_name, Attributes={"MessageRetentionPeriod": "1209600"}
     )["QueueUrl"]
     failures_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{failures_name}"
-    queues[DISPATCH_FAILURES_KEY] = {"url": failures_url, "arn": failures_arn}
+    queues[DISPATCH_FAILURES_QUEUE] = {"url": failures_url, "arn": failures_arn}
 
     events_url = sqs.create_queue(
-        QueueName=S3_EVENTS_QUEUE,
+        QueueName=S3_EVENTS_QUEUE_NAME,
         Attributes={"RedrivePolicy": redrive_policy(failures_arn, dispatch["maximum_retry_attempts"] + 1)},
     )["QueueUrl"]
     s3.put_bucket_notification_configuration(
@@ -134,7 +131,7 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
-                    "QueueArn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE}",
+                    "QueueArn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE_NAME}",
                     "Events": ["s3:ObjectCreated:*"],
                     "Filter": {
                         "Key": {"FilterRules": [{"Name": "prefix", "Value": storage["upload_prefix"]}]}
@@ -143,7 +140,10 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
             ]
         },
     )
-    queues[S3_EVENTS_KEY] = {"url": events_url, "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE}"}
+    queues[S3_EVENTS_QUEUE] = {
+        "url": events_url,
+        "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE_NAME}",
+    }
 
     machine = config["state_machine"]
     state_machine_arn = sfn.create_state_machine(

@@ -15,6 +15,9 @@ from typing import Any
 import boto3
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# Keys of Target.queues for the internal queues (worker queues are keyed by step name).
+DISPATCH_FAILURES_QUEUE = "_dispatch_failures"  # dispatch-tasks' failed async invocations (AWS and local)
+S3_EVENTS_QUEUE = "_s3_events"  # local only: the relay queue S3 notifies, standing in for S3 → Lambda
 
 
 def state_dir() -> Path:
@@ -31,8 +34,7 @@ class Target:
     status_index: str
     topic_arn: str
     state_machine_arn: str
-    # step -> {url, arn, dlq_url, dlq_arn}; internal queues start with "_" ({url, arn}): "_dispatch_failures"
-    # (dispatch-tasks' failed async invocations) and, locally only, "_s3_events" (the S3 → Lambda relay).
+    # step -> {url, arn, dlq_url, dlq_arn}; the internal queues ({url, arn}) are keyed by the constants above.
     queues: dict[str, dict[str, str]] = field(default_factory=dict)
     endpoint_url: str | None = None  # set for the local stack only
     account_id: str = "123456789012"
