@@ -23,7 +23,7 @@ from pixelpipe_cli.faults import injected
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import use_changed_config, wait_until
+from support.stacks import log_count, use_changed_config, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -275,8 +275,10 @@ def test_retrying_a_job_older_than_its_deadline_is_not_failed_by_the_sweeper(tmp
         # WHEN it is retried while resize is down, so it stays PENDING across several sweeps
         stack.stop_function("resize-worker")
         operations.retry_job(stack.target, job_id, force=True)
-        finished_early = wait_until(lambda: client.get(job_id)["status"] != "PENDING", timeout=3)
-        assert finished_early is False, client.get(job_id).get("failureReason")
+        sweeps = stack.logs / "sweeper.log"
+        swept_before = log_count(sweeps, "sweep finished")
+        wait_until(lambda: log_count(sweeps, "sweep finished") >= swept_before + 3, timeout=30)
+        assert client.get(job_id)["status"] == "PENDING", client.get(job_id).get("failureReason")
 
         # THEN once resize is back the job completes, with no timeout on record
         stack.start_function("resize-worker")

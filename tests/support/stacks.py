@@ -20,13 +20,24 @@ T = TypeVar("T")
 
 
 def wait_until(condition: Callable[[], T], timeout: float, every: float = 0.2) -> T:
-    """The condition's first truthy value, or its last value once `timeout` seconds have passed."""
+    """The condition's first truthy value; fails the test with the last value seen after `timeout` s.
+
+    Only positive outcomes are waited for: "X did not happen" is shown by waiting for evidence that it
+    had its chance (a later job finished, the sweeper ran), never by sleeping.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if value or time.monotonic() > deadline:
+        if value:
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s; last saw {value!r}")
         time.sleep(every)
+
+
+def log_count(path: Path, needle: str) -> int:
+    """How often `needle` appears in a function's log (0 before the log exists)."""
+    return path.read_text(errors="replace").count(needle) if path.is_file() else 0
 
 
 def cli(stack: LocalStack, *args: str) -> Any:

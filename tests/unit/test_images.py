@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import pathlib
 import random
-import time
 
 import numpy as np
 import pytest
@@ -413,13 +412,11 @@ def test_decompression_bomb_is_rejected_before_decoding(monkeypatch, width, heig
     pillow_limit_before = Image.MAX_IMAGE_PIXELS
 
     # WHEN it is submitted
-    started = time.perf_counter()
     reason = permanent_reason(data)
 
-    # THEN it is rejected as too large, quickly, without any pixel decoding
+    # THEN it is rejected as too large without any pixel decoding
     assert reason.startswith("image too large") and "megapixel limit" in reason
     assert loads == []
-    assert time.perf_counter() - started < 1.0
     assert pillow_limit_before == Image.MAX_IMAGE_PIXELS
 
 
