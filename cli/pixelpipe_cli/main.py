@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import graph as state_graph
+from pixelpipe_cli import graph_svg as state_graph
 from pixelpipe_cli import operations, render, trace_commands
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import DEFAULT_PORT, LocalStack

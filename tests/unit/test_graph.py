@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pixelpipe_cli.graph import (
+from pixelpipe_cli.graph_svg import (
     END,
     START,
     ExecutionTrace,
