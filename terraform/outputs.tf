@@ -95,5 +95,8 @@ output "cli_target" {
     endpoint_url      = null
     account_id        = local.account_id
     dispatch_function = module.dispatch_tasks.function_name
+
+    # Express executions' history (level ALL, with data): what `pixelpipe job --history` and `graph` read.
+    state_machine_log_group = module.reconciler.log_group_name
   }
 }

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import graph_svg as state_graph
-from pixelpipe_cli import operations, render, trace_commands
+from pixelpipe_cli import graph_svg, operations, render, trace_commands, workflow_sources
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.stack import DEFAULT_PORT, LocalStack
-from pixelpipe_cli.target import Target, current_target, state_dir
+from pixelpipe_cli.target import Target, current_target, state_dir, target_file
 
 app = typer.Typer(
     help="Pixel-Pipe: thumbnails, AI labels and an auditable job record for every uploaded image."
@@ -171,21 +170,11 @@ def demo(
 
 def _print_executions(target: Target, record: dict) -> None:
     """The state machine events of each reconcile execution that recorded a step of the job."""
-    arns = record.get("executions", [])
-    if not target.is_local:
-        if arns:
-            render.console.print(
-                "Reconcile is an Express workflow: on AWS its history is only in CloudWatch Logs. Console:"
-            )
-        for arn in arns:
-            render.console.print(render.literal(state_graph.console_url(target.region, arn)), soft_wrap=True)
-        return
-    stepfunctions = target.client("stepfunctions")
-    for arn in arns:
-        try:
-            render.console.print(render.execution_events_table(state_graph.fetch_trace(stepfunctions, arn)))
-        except ClientError as error:
-            render.console.print(render.literal(f"{arn}: history unavailable ({error})", style="yellow"))
+    found = workflow_sources.job_executions(target, record)
+    for trace in found.traces:
+        render.console.print(render.execution_events_table(trace))
+    for message in found.messages:
+        render.console.print(render.literal(message, style="yellow"), soft_wrap=True)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -199,14 +188,19 @@ def graph_command(
     out: Annotated[Path, typer.Option("--out", help="The SVG file to write.")] = Path("reconcile.svg"),
 ) -> None:
     """Draw the reconcile state machine as an SVG; with JOB, the paths its executions took."""
-    machine = state_graph.parse_asl(state_graph.load_definition())
-    target, record = None, None
-    if job_id:
-        target = current_target()
+    target = current_target() if job_id or target_file().is_file() else None
+    try:
+        machine, messages = workflow_sources.machine_graph(target, strict=job_id is not None)
+    except (ClientError, BotoCoreError) as error:
+        raise _fail(error) from None
+    record, executions = None, None
+    if job_id and target is not None:
         record = JobsClient(target).get(job_id)
         if record is None:
             raise typer.BadParameter(f"no job {job_id}")
-    svg, messages = state_graph.job_graph_svg(target, record, machine)
+        executions = workflow_sources.job_executions(target, record)
+        messages += executions.messages
+    svg = graph_svg.job_graph_svg(record, machine, executions)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(svg, encoding="utf-8")
     for message in messages:

@@ -134,7 +134,7 @@ def history_table(job: dict[str, Any]) -> Table:
 
 
 def execution_events_table(trace: Any) -> Table:
-    """One reconcile execution's events (a graph.ExecutionTrace): offset, event type, state."""
+    """One reconcile execution's events (an execution_history.ExecutionTrace): offset, event type, state."""
     table = Table(title=literal(f"Execution {trace.name} — {trace.step} {trace.outcome}, {trace.status}"))
     table.add_column("+ms", justify="right")
     table.add_column("event")

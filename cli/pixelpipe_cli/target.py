@@ -39,6 +39,9 @@ class Target:
     endpoint_url: str | None = None  # set for the local stack only
     account_id: str = "123456789012"
     dispatch_function: str = "dispatch-tasks"  # deployed name of dispatch-tasks (name_prefix included)
+    # AWS only: the log group the state machine writes its Express executions' history to (the only
+    # record of them there); locally the emulator's GetExecutionHistory answers instead.
+    state_machine_log_group: str = ""
 
     @property
     def is_local(self) -> bool:

@@ -6,22 +6,15 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pixelpipe_cli.graph_svg import (
-    END,
-    START,
-    ExecutionTrace,
-    condition_text,
-    console_url,
-    job_graph_svg,
-    load_definition,
-    parse_asl,
-    parse_history,
-    render_svg,
-)
+from pixelpipe_cli.asl_model import END, START, condition_text, load_definition, parse_asl
+from pixelpipe_cli.execution_history import ExecutionTrace, parse_history
+from pixelpipe_cli.graph_svg import job_graph_svg, render_svg
 from pixelpipe_cli.target import Target
+from pixelpipe_cli.workflow_sources import console_url, job_executions
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
@@ -248,12 +241,16 @@ def test_an_unfinished_execution_does_not_reach_the_end_node() -> None:
     assert trace.transitions() == [(START, "A", False)]
 
 
-def test_console_url_points_at_the_express_execution() -> None:
+def test_console_url_opens_the_express_execution_in_its_own_region() -> None:
+    # GIVEN an Express execution in eu-west-1
     arn = "arn:aws:states:eu-west-1:111122223333:express:pixelpipe-reconcile:job-resize-1-S:abc"
-    assert console_url("eu-west-1", arn) == (
-        "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1"
-        f"#/express-executions/details/{arn}"
-    )
+    # WHEN its console URL is made
+    url = urlsplit(console_url("eu-west-1", arn))
+    # THEN it is the Step Functions console of that region, on the Express execution view of that ARN
+    assert (url.scheme, url.netloc, url.path) == ("https", "eu-west-1.console.aws.amazon.com", "/states/home")
+    assert parse_qs(url.query) == {"region": ["eu-west-1"]}
+    view, _, shown = url.fragment.rpartition("/")
+    assert (view, shown) == ("/express-executions/details", arn)
 
 
 def test_aws_notes_and_links_are_drawn_and_stay_valid_xml() -> None:
@@ -265,7 +262,7 @@ def test_aws_notes_and_links_are_drawn_and_stay_valid_xml() -> None:
     assert hrefs == [url]
 
 
-def test_on_aws_the_job_graph_is_unhighlighted_with_each_executions_console_url() -> None:
+def test_on_aws_without_a_log_group_the_job_graph_is_unhighlighted_with_console_urls() -> None:
     # GIVEN a deployed target (no endpoint: AWS) and a job with two recorded executions
     target = Target("eu-west-1", "u", "uploads/", "t", "jobs", "idx", "topic", "machine")
     arns = [
@@ -273,8 +270,9 @@ def test_on_aws_the_job_graph_is_unhighlighted_with_each_executions_console_url(
         for s in ("resize", "analysis")
     ]
     job = {"jobId": "job", "status": "COMPLETE", "executions": arns}
-    # WHEN its graph is drawn (no Step Functions call is made: Express history isn't in the API)
-    svg, messages = job_graph_svg(target, job, parse_asl(load_definition()))
+    # WHEN its graph is drawn (no AWS call is made: the target names no log group to read history from)
+    executions = job_executions(target, job)
+    svg, messages = job_graph_svg(job, parse_asl(load_definition()), executions), executions.messages
     # THEN the terminal is told why, with each execution's console URL, and nothing is highlighted
     assert "CloudWatch Logs" in messages[0]
     assert messages[1:] == [console_url("eu-west-1", arn) for arn in arns]
@@ -291,7 +289,7 @@ def test_a_job_whose_strings_hold_script_tags_and_illegal_characters_still_draws
     arn = f'arn:aws:states:eu-west-1:1:express:m:"><{script}'
     job = {"jobId": f"{script}\x01", "status": "FAILED & <b>", "executions": [arn]}
     # WHEN its graph is drawn
-    svg, _ = job_graph_svg(target, job, parse_asl(load_definition()))
+    svg = job_graph_svg(job, parse_asl(load_definition()), job_executions(target, job))
     # THEN the file parses as XML, holds no element but SVG's own, and reads back the text as written
     root = parsed(svg)
     assert "<script" not in svg

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from pixelpipe_cli import render
-from pixelpipe_cli.graph_svg import parse_history
+from pixelpipe_cli.execution_history import parse_history
 from pixelpipe_cli.operations import DeadLetter, DlqSummary, RedriveReport
 from pixelpipe_cli.trace_commands import waterfall
 
