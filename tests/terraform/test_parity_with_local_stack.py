@@ -345,3 +345,15 @@ def test_cli_target_output_has_exactly_the_fields_of_the_cli_target():
     for key in ("url", "arn", "dlq_url", "dlq_arn"):
         assert f"{key} = queue.{key}" in queues_text
     assert value["endpoint_url"] is None  # the CLI talks to AWS with the normal credential chain
+
+
+def test_cli_target_names_the_log_group_the_state_machine_writes_every_event_to():
+    # `job --history` and `graph` read an Express execution's history there on AWS: it must be the group
+    # the machine logs to, at level ALL with execution data (states' input and output).
+    value = root().outputs["cli_target"]["value"]
+    assert expression(value["state_machine_log_group"]) == "module.reconciler.log_group_name"
+    reconciler = child("reconciler")
+    assert expression(reconciler.outputs["log_group_name"]["value"]) == "aws_cloudwatch_log_group.this.name"
+    logging = reconciler.resources[("aws_sfn_state_machine", "this")]["logging_configuration"][0]
+    assert (logging["level"], logging["include_execution_data"]) == ("ALL", True)
+    assert expression(logging["log_destination"]).startswith("${aws_cloudwatch_log_group.this.arn}")
