@@ -131,6 +131,9 @@ def test_names_with_markup_characters_are_escaped_and_read_back_exactly() -> Non
     assert "<size>" not in svg and "&lt;size&gt;" in svg
     root = parsed(svg)
     assert {box_text(g) for g in state_groups(root).values()} == {odd, "Wait a bit", "Fail 'now'"}
+    # and each state's data-state attribute (what a page embedding the SVG selects on) is its exact name
+    assert set(state_groups(root)) == {odd, "Wait a bit", "Fail 'now'"}
+    assert 'data-state="Check &lt;size&gt; &amp; &quot;type&quot;"' in svg
     labels = [t.text for g in edge_groups(root) for t in g.iterfind("svg:text", NS)]
     assert "kind == <&>" in labels
     assert ("Wait a bit", odd) in {(g.get("data-from"), g.get("data-to")) for g in edge_groups(root)}
