@@ -59,8 +59,9 @@ class StateVisit:
     exited_ms: int | None = None  # None while running, or when a Catch or the execution's end left it
     input: str | None = None
     output: str | None = None
-    error: str = ""
+    error: str = ""  # what its last attempt failed with ("" when it succeeded)
     cause: str = ""
+    attempts: int = 0  # Task attempts (Retry adds one each); 0 for states that run no task
     truncated: bool = False  # CloudWatch Logs cut the input or output short (over 248 KB)
 
     @property
@@ -184,6 +185,9 @@ def build_trace(arn: str, events: list[HistoryEvent]) -> ExecutionTrace:
             close(None)
             trace.status, trace.stopped_ms = _ENDINGS[event.type], event.timestamp_ms
             trace.output, trace.error, trace.cause = event.output, event.error, event.cause
+        elif event.type.endswith("Scheduled") and open_visit is not None:  # a first attempt or a Retry
+            open_visit.update(attempts=open_visit.get("attempts", 0) + 1, error="", cause="")
+            failed_inside = False
         elif event.type.endswith(("Failed", "TimedOut")):
             failed_inside = True
             if open_visit is not None:

@@ -27,7 +27,8 @@ def reconcile_walk(
     ending: tuple[str, dict[str, Any]] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """(type, details) of every event of an execution through `path` [(state, ASL type)], a Task in
-    `caught_in` failing with a conditional check its Catch takes, then `ending` (default: success)."""
+    `caught_in` failing with a conditional check its Catch takes (the state still exits, its output the
+    Catch's, as AWS records it), then `ending` (default: success)."""
     data = json.dumps(execution_input)
     events: list[tuple[str, dict[str, Any]]] = [
         ("ExecutionStarted", {"input": data, **_no_cut("input"), "roleArn": ROLE_ARN})
@@ -51,7 +52,10 @@ def reconcile_walk(
                         },
                     )
                 )
-                continue  # the Catch leaves the state without an exit event
+                caught = {**execution_input, "visited": index, "error": "ConditionalCheckFailed"}
+                exit_details = {"name": name, "output": json.dumps(caught), **_no_cut("output")}
+                events.append((f"{kind}StateExited", exit_details))  # AWS exits a caught state too
+                continue
             events.append(("TaskSucceeded", {**task, "output": state_output, **_no_cut("output")}))
         events.append((f"{kind}StateExited", {"name": name, "output": state_output, **_no_cut("output")}))
     final = json.dumps({**execution_input, "visited": len(path)})

@@ -76,7 +76,8 @@ def test_a_caught_failure_is_the_catch_transition_with_the_error_on_the_state_it
     failed = trace.visits[2]
     assert failed.error == "DynamoDB.ConditionalCheckFailedException"
     assert failed.cause == "The conditional request failed"
-    assert failed.output is None and failed.exited_ms is None
+    assert json.loads(failed.output)["error"] == "ConditionalCheckFailed"  # the Catch's output
+    assert failed.attempts == 1
     assert [v.error for v in trace.visits if v.error] == [failed.error]
     assert trace.visit_counts() == {name: 1 for name, _ in FINDS_JOB_DONE}
 
@@ -138,3 +139,23 @@ def test_a_failed_execution_ends_failed_with_its_error_and_cause():
 def test_a_timed_out_execution_reads_as_the_api_names_the_status():
     events = reconcile_walk(COMPLETES_JOB[:1], RESIZE_OK, ending=("ExecutionTimedOut", {}))
     assert parse_log_records(ARN, as_log_records(ARN, events)).status == "TIMED_OUT"
+
+
+def test_a_retried_task_that_then_succeeds_is_left_by_next_not_by_its_catch():
+    # GIVEN a Task whose first attempt was throttled and whose Retry then succeeded
+    events = reconcile_walk(COMPLETES_JOB[:4], RESIZE_OK)
+    task = {"resourceType": "dynamodb", "resource": "updateItem"}
+    throttled = {**task, "error": "DynamoDB.ProvisionedThroughputExceededException", "cause": "slow down"}
+    entered = next(i for i, (_, details) in enumerate(events) if details.get("name") == "Record step success")
+    events[entered + 1 : entered + 1] = [
+        ("TaskScheduled", {**task, "region": "eu-west-1", "parameters": "{}"}),
+        ("TaskStarted", task),
+        ("TaskFailed", throttled),
+    ]
+    # WHEN read
+    trace = parse_log_records(ARN, as_log_records(ARN, events))
+    # THEN no Catch was taken, and the visit counts two attempts, the last one clean
+    assert trace.caught == set()
+    assert all(not through_catch for _, _, through_catch in trace.transitions())
+    record = trace.visits[2]
+    assert (record.name, record.attempts, record.error) == ("Record step success", 2, "")
