@@ -20,7 +20,7 @@ from pixelpipe.config import pipeline_config
 from pixelpipe.logic.clock import parse_iso
 from pixelpipe.logic.images import ImageLimits, make_thumbnails, open_image, to_rgb
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.stack import LocalStack
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 PHOTOS = ["cat.png", "coffee.png", "rocket.jpg", "cat-sideways-exif.jpg"]

@@ -9,7 +9,7 @@ the exit status is 1 otherwise.
   the way S3 builds it and sent to the stack's S3 event relay queue;
 - bad files: truncated, corrupt, text named .jpg, zero bytes — each must end FAILED with a reason;
 - faults: each AWS call on the job's path fails with that probability, once per (call, job) at most,
-  so a retry or redelivery gets through (pixelpipe_cli.faults).
+  so a retry or redelivery gets through (pixelpipe_emulator.faults).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from PIL import Image
 
 from pixelpipe.logic.jobs import COMPLETE, FAILED, SourceObject, job_id_for, terminal_transitions
 from pixelpipe_cli import operations
-from pixelpipe_cli.faults import injected
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
 from pixelpipe_cli.target import S3_EVENTS_QUEUE
+from pixelpipe_emulator.faults import injected
+from pixelpipe_emulator.stack import LocalStack
 
 CLAIM = ":running, steps.#step.startedAt"
 FAULTED_CALLS = [

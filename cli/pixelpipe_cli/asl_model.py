@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pixelpipe.config import pipeline_config
-from pixelpipe_cli.provision import REPO_ROOT
+from pixelpipe_emulator.provision import definition_file
 
 START, END = "__start__", "__end__"  # pseudo nodes; ASL state names are free text, these ids are not drawn
 
@@ -51,8 +50,8 @@ class StateGraph:
 
 
 def definition_path() -> Path:
-    """The repository's ASL file (with its Terraform template variables not filled in)."""
-    return REPO_ROOT / pipeline_config()["state_machine"]["definition"]
+    """The ASL file pipeline.json names (with its Terraform template variables not filled in)."""
+    return Path(str(definition_file()))
 
 
 def load_definition(path: Path | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -17,14 +18,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pixelpipe.logic.clock import format_iso
 from pixelpipe_cli import graph_svg, operations, render, trace_commands, workflow_sources
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import DEFAULT_PORT, LocalStack
 from pixelpipe_cli.target import Target, current_target, state_dir, target_file
+from pixelpipe_emulator.stack import DEFAULT_PORT, LocalStack
 
 app = typer.Typer(
     help="Pixel-Pipe: thumbnails, AI labels and an auditable job record for every uploaded image."
 )
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# The bundled samples: the repository's samples/ (linked into this package, copied into the wheel).
+SAMPLES = Path(str(resources.files(__package__).joinpath("samples")))
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print records as JSON.")]
 
 

@@ -21,7 +21,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from pixelpipe_cli.boto_session import default_session
+from pixelpipe_emulator.boto_session import default_session
 
 ENV_CALL_LOG = "PIXELPIPE_CALL_LOG"
 

@@ -31,7 +31,7 @@ thread holds its execution: finished threads are dropped from it, whatever the r
 tracks every model instance ever created (for its dashboard), each DynamoDB update's copy of the item
 included: that tracking is made weak.
 
-    python -m pixelpipe_cli.emulator -H 127.0.0.1 -p 5055
+    python -m pixelpipe_emulator.emulator -H 127.0.0.1 -p 5055
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from pixelpipe_cli import emulator_s3_events, faults
-from pixelpipe_cli.boto_session import default_session
+from pixelpipe_emulator import emulator_s3_events, faults
+from pixelpipe_emulator.boto_session import default_session
 
 RETENTION_ENV = "PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS"
 DEFAULT_RETENTION_SECONDS = 600.0

@@ -43,7 +43,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from pixelpipe_cli.boto_session import default_session
+from pixelpipe_emulator.boto_session import default_session
 
 PLAN_ENV = "PIXELPIPE_FAULTS"
 RECONCILE = "reconcile"  # the `function` of rules aimed at the state machine's service integrations

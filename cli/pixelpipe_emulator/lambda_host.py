@@ -10,12 +10,12 @@ It polls the function's event source the way AWS does and calls the *same* handl
 One process per function keeps invocations apart, as Lambda execution environments are. As Lambda
 does, an invocation that runs past the function's timeout ends its execution environment: the
 process exits, the stack starts a new one, and the batch returns after its visibility timeout. With
-a fault plan (pixelpipe_cli.faults) the host injects AWS errors into the handler's calls. Like the
+a fault plan (pixelpipe_emulator.faults) the host injects AWS errors into the handler's calls. Like the
 Lambda service it also writes each invocation's function segment to X-Ray (the handler's own
 subsegments come from the X-Ray SDK via the local daemon), carries each SQS message's trace
 (AWSTraceHeader) into the invocation, and writes the queue-wait segment SQS writes on AWS.
 
-    python -m pixelpipe_cli.lambda_host --function resize-worker
+    python -m pixelpipe_emulator.lambda_host --function resize-worker
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from typing import Any
 from aws_xray_sdk import global_sdk_config
 
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
-from pixelpipe_cli import call_recorder, faults
-from pixelpipe_cli.target import LOCAL_CREDENTIALS, S3_EVENTS_QUEUE, Target, target_file
-from pixelpipe_cli.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
+from pixelpipe_emulator import call_recorder, faults
+from pixelpipe_emulator.target import LOCAL_CREDENTIALS, S3_EVENTS_QUEUE, Target, target_file
+from pixelpipe_emulator.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
 
 LABEL_BACKEND_LOCAL = "onnx"
 # Between tries of a failed dispatch-tasks invocation, times the tries so far (Lambda: ~1 min, then ~2).

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from pixelpipe.config import pipeline_config, workers
 from pixelpipe.logic.jobs import EXPIRES_AT
-from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
+from pixelpipe_emulator.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Local only: S3 → Lambda triggers need Docker in moto, so S3 notifies this queue and the
 # event-source runner hands each notification to dispatch-tasks as Lambda would.
 S3_EVENTS_QUEUE_NAME = "pixelpipe-local-s3-events"
@@ -18,11 +18,18 @@ ACCOUNT_ID = "123456789012"
 DISPATCH_FUNCTION = "dispatch-tasks"
 
 
+def definition_file() -> Traversable:
+    """The ASL file pipeline.json names. The path is relative to the repository root for Terraform; this
+    package carries the same `statemachine/` (a link in the checkout, a copy in the wheel), so the one path
+    serves an installed package too."""
+    return resources.files(__package__).joinpath(pipeline_config()["state_machine"]["definition"])
+
+
 def state_machine_definition(table_name: str) -> str:
     """The ASL with the variables Terraform's templatefile() fills in, filled in the same way."""
     config = pipeline_config()
     variables = {"jobs_table": table_name, "metrics_namespace": config["metrics"]["namespace"]}
-    text = (REPO_ROOT / config["state_machine"]["definition"]).read_text()
+    text = definition_file().read_text()
     for name, value in variables.items():
         text = text.replace("${" + name + "}", value)
     if "${" in text:

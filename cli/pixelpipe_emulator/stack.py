@@ -3,7 +3,7 @@ Lambda-like host process per function delivering events to the real handlers.
 
 The hosts are supervised: one that dies (a crash, a SIGKILL, an invocation past its timeout) is
 started again, as Lambda starts a new execution environment; the messages it held return to their
-queue after the visibility timeout. An optional fault plan (pixelpipe_cli.faults) is handed to every
+queue after the visibility timeout. An optional fault plan (pixelpipe_emulator.faults) is handed to every
 host, and each injected fault is logged to `faults.jsonl` in the stack's home.
 """
 
@@ -19,15 +19,19 @@ from pathlib import Path
 
 import requests
 
+import pixelpipe
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import pipeline_config, workers
-from pixelpipe_cli import call_recorder
-from pixelpipe_cli.faults import LOG_ENV, PLAN_ENV
-from pixelpipe_cli.provision import REPO_ROOT, provision
-from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
-from pixelpipe_cli.xray_local import ExecutionTracer, XRayDaemon
+from pixelpipe_emulator import call_recorder
+from pixelpipe_emulator.faults import LOG_ENV, PLAN_ENV
+from pixelpipe_emulator.provision import provision
+from pixelpipe_emulator.target import LOCAL_CREDENTIALS, Target
+from pixelpipe_emulator.xray_local import ExecutionTracer, XRayDaemon
 
 DEFAULT_PORT = 5055
+# Where the Lambda hosts' code is, as LAMBDA_TASK_ROOT is inside Lambda: the directory holding `pixelpipe`
+# (lambdas/ in a checkout, site-packages when installed).
+LAMBDA_TASK_ROOT = str(Path(pixelpipe.__file__).resolve().parents[1])
 SUPERVISE_INTERVAL_SECONDS = 0.5
 
 
@@ -129,7 +133,7 @@ class LocalStack:
         # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT: it must be this port.
         env = {**os.environ, "MOTO_PORT": str(self.port), **self._fault_environment()}
         server = subprocess.Popen(
-            [sys.executable, "-m", "pixelpipe_cli.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "pixelpipe_emulator.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -169,11 +173,9 @@ class LocalStack:
         env.update(self._fault_environment())
         if self._daemon is not None:
             # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
-            env.update(
-                LAMBDA_TASK_ROOT=str(REPO_ROOT / "lambdas"), AWS_XRAY_DAEMON_ADDRESS=self._daemon.address
-            )
+            env.update(LAMBDA_TASK_ROOT=LAMBDA_TASK_ROOT, AWS_XRAY_DAEMON_ADDRESS=self._daemon.address)
         self._hosts[function] = subprocess.Popen(
-            [sys.executable, "-m", "pixelpipe_cli.lambda_host", "--function", function],
+            [sys.executable, "-m", "pixelpipe_emulator.lambda_host", "--function", function],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

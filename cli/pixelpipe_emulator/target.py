@@ -1,7 +1,9 @@
-"""Where the CLI's commands point: a running local stack or a deployed one.
+"""The description of a stack: a running local one or a deployed one.
 
-Both are described by the same small JSON file, written by `pixelpipe up` (local) or converted from
-`terraform output -json` (AWS), so every command works the same way against either.
+Both are described by the same small JSON file, written by the local stack (`pixelpipe up`) or converted
+from `terraform output -json` (AWS), so every CLI command works the same way against either. It lives in
+the emulator package because the emulator writes it and its Lambda hosts read it, and the emulator must
+not import the CLI; `pixelpipe_cli.target` re-exports it for the commands.
 """
 
 from __future__ import annotations
@@ -65,10 +67,3 @@ class Target:
 
 def target_file() -> Path:
     return Path(os.environ.get("PIXELPIPE_TARGET", state_dir() / "target.json"))
-
-
-def current_target() -> Target:
-    path = target_file()
-    if not path.is_file():
-        raise SystemExit(f"no stack to talk to: {path} is missing. Start one with `pixelpipe up`.")
-    return Target.load(path)

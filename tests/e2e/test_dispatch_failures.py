@@ -20,9 +20,9 @@ from moto import mock_aws
 from pixelpipe.config import pipeline_config
 from pixelpipe_cli import operations
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.provision import create_jobs_table, provision
-from pixelpipe_cli.stack import LocalStack
 from pixelpipe_cli.target import Target
+from pixelpipe_emulator.provision import create_jobs_table, provision
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 from support.stacks import cli, wait_until
 

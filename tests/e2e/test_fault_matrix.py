@@ -1,6 +1,6 @@
 """The fault matrix: the whole local stack with AWS failures injected into the real handlers' calls.
 
-Each test starts a stack with a fault plan (pixelpipe_cli.faults) and asserts what the pipeline
+Each test starts a stack with a fault plan (pixelpipe_emulator.faults) and asserts what the pipeline
 promises whatever fails: every job reaches one terminal state exactly once, nothing is lost or left
 PENDING, only what failed is retried, and finished work is never redone.
 """
@@ -19,9 +19,9 @@ import pytest
 from pixelpipe.logic.clock import format_iso
 from pixelpipe.logic.jobs import terminal_transitions
 from pixelpipe_cli import operations
-from pixelpipe_cli.faults import injected
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.faults import injected
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 from support.stacks import log_count, use_changed_config, wait_until
 

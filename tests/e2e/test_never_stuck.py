@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack, all_functions
+from pixelpipe_emulator.stack import LocalStack, all_functions
 from support.inputs import SAMPLES
 from support.stacks import use_changed_config
 

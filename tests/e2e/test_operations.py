@@ -10,7 +10,7 @@ import pytest
 
 from pixelpipe_cli import operations
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 from support.stacks import cli, wait_until, write_config
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pixelpipe.logic.jobs import JobMessage
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES, SKIMAGE_DATA, decompression_bomb_png, jpeg_bytes, write
 from support.stacks import wait_until
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.main import app
-from pixelpipe_cli.stack import LocalStack
 from pixelpipe_cli.traces import job_trace, slow_jobs
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 from support.stacks import cli
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pixelpipe_cli.stack import free_port
+from pixelpipe_emulator.stack import free_port
 from support.inputs import SAMPLES
 
 pytestmark = pytest.mark.e2e

@@ -27,7 +27,7 @@ import requests
 from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.adapters.jobs_table import Claim, JobsTable
 from pixelpipe.config import pipeline_config
-from pixelpipe_cli.provision import state_machine_definition
+from pixelpipe_emulator.provision import state_machine_definition
 from support import reconcile_jobs
 from support.emulator import DUMMY_CREDENTIALS, free_loopback_port
 

@@ -1,4 +1,4 @@
-"""The local stack's emulator (`python -m pixelpipe_cli.emulator`): DynamoDB as atomic as on AWS, errors
+"""The local stack's emulator (`python -m pixelpipe_emulator.emulator`): DynamoDB as atomic as on AWS, errors
 the interpreter can describe, and finished Express executions dropped after their retention window."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from moto.dynamodb.models.dynamo_type import Item
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from pixelpipe_cli import emulator as emulator_module
+from pixelpipe_emulator import emulator as emulator_module
 from support.emulator import DUMMY_CREDENTIALS, Emulator, emulator_process
 from support.stacks import wait_until
 

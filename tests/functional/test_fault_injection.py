@@ -1,4 +1,4 @@
-"""The local stack's fault plan (pixelpipe_cli.faults) against real boto3 clients on moto."""
+"""The local stack's fault plan (pixelpipe_emulator.faults) against real boto3 clients on moto."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from pixelpipe_cli.faults import FaultInjector, FaultRule, injected, load_plan
+from pixelpipe_emulator.faults import FaultInjector, FaultRule, injected, load_plan
 
 JOB_A, JOB_B = str(uuid.uuid4()), str(uuid.uuid4())
 

@@ -29,9 +29,9 @@ from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
 from pixelpipe.logic.jobs import JobMessage
-from pixelpipe_cli.lambda_host import LambdaContext, function_spec
-from pixelpipe_cli.provision import provision
 from pixelpipe_cli.target import Target
+from pixelpipe_emulator.lambda_host import LambdaContext, function_spec
+from pixelpipe_emulator.provision import provision
 
 SKIMAGE_DATA = pathlib.Path(skimage.__file__).parent / "data"
 LABEL_BACKEND = "onnx"  # offline; moto's Rekognition answer is canned

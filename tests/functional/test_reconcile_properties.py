@@ -47,7 +47,7 @@ from pixelpipe.logic.jobs import (
     new_job_record,
     terminal_transitions,
 )
-from pixelpipe_cli.provision import state_machine_definition
+from pixelpipe_emulator.provision import state_machine_definition
 from support.emulator import Emulator, emulator_process
 
 settings.register_profile(

@@ -1,5 +1,5 @@
-"""The local stack's emulator process (`python -m pixelpipe_cli.emulator`), started the way the stack starts
-it, for tests that need its patches: atomic DynamoDB writes, bounded execution memory."""
+"""The local stack's emulator process (`python -m pixelpipe_emulator.emulator`), started the way the stack
+starts it, for tests that need its patches: atomic DynamoDB writes, bounded execution memory."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def emulator_process(log_dir: Path, env: dict[str, str] | None = None) -> Iterat
     # As LocalStack._start_emulator: the interpreter calls DynamoDB at localhost:$MOTO_PORT.
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pixelpipe_cli.emulator", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "pixelpipe_emulator.emulator", "-H", "127.0.0.1", "-p", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
             env={**os.environ, "MOTO_PORT": str(port), **(env or {})},

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from pixelpipe.config import pipeline_config
 from pixelpipe_cli.main import app
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.stack import LocalStack
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tf_model import REPO_ROOT, pipeline_config
 
-from pixelpipe_cli.provision import state_machine_definition
+from pixelpipe_emulator.provision import state_machine_definition
 
 TOOLS_BIN = REPO_ROOT / ".venv-checkov" / "bin"
 

@@ -33,9 +33,9 @@ from tf_model import (
 )
 
 from pixelpipe.logic.jobs import SourceObject, new_job_record
-from pixelpipe_cli.call_recorder import RecordedCall, read_calls
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
+from pixelpipe_emulator.call_recorder import RecordedCall, read_calls
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 from support.stacks import cli, use_changed_config, wait_until
 

@@ -1,6 +1,6 @@
 """The topology Terraform declares equals the one the local stack builds from the same pipeline.json.
 
-GIVEN the local stack provisioned on moto (pixelpipe_cli.provision) and terraform/ read with python-hcl2,
+GIVEN the local stack provisioned on moto (pixelpipe_emulator.provision) and terraform/ read with python-hcl2,
 WHEN both are reduced to the same shape (queues, DLQs, subscriptions, state machine, function settings),
 THEN they are equal — so what runs offline is what deploys.
 """
@@ -29,7 +29,7 @@ from tf_model import (
 )
 
 from pixelpipe.config import Resources, lambda_environment, workers
-from pixelpipe_cli import provision as local_stack
+from pixelpipe_emulator import provision as local_stack
 
 REGION = "us-east-1"
 

@@ -10,7 +10,7 @@ from moto import mock_aws
 from tf_model import Scope, blocks, child, evaluate, pipeline_config, root
 
 from pixelpipe.logic.jobs import EXPIRES_AT
-from pixelpipe_cli.provision import provision
+from pixelpipe_emulator.provision import provision
 
 SQS_RETENTION_SECONDS = 1_209_600  # every DLQ and dispatch-failures keep messages 14 days
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import boto3
 from botocore.stub import Stubber
 
-from pixelpipe_cli.call_recorder import CallRecorder, RecordedCall, read_calls
+from pixelpipe_emulator.call_recorder import CallRecorder, RecordedCall, read_calls
 
 
 def recorded_client(recorder: CallRecorder, service: str):
