@@ -117,7 +117,7 @@ CREATE = Transition(
     job=Move((None,), JobStatus.PENDING),
     step=Move((None,), StepStatus.PENDING),
 )
-REJECT = Transition("reject at intake", (Actor.DISPATCH,), _NEW, job=Move((None,), JobStatus.FAILED))
+REJECT = dataclasses.replace(CREATE, name="reject at intake", job=Move((None,), JobStatus.FAILED))
 CLAIM = Transition(
     "claim",
     (Actor.WORKERS,),
