@@ -210,7 +210,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     REOPEN_UNDISPATCHED,
 )
 
-# What the part of MISS_DEADLINE's condition the deadline index answers (the sweep's query); records
+# The part of MISS_DEADLINE's condition the deadline index answers (the sweep's query); records
 # without `deadlineAt` are found by creation time instead (logic/deadlines.py).
 OVERDUE = all_of(_JOB_PENDING, AtMost(DEADLINE_AT, Param("at")))
 
