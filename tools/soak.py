@@ -28,7 +28,8 @@ from urllib.parse import quote_plus
 
 from PIL import Image
 
-from pixelpipe.logic.jobs import COMPLETE, FAILED, SourceObject, job_id_for, terminal_transitions
+from pixelpipe.logic.jobs import SourceObject, job_id_for
+from pixelpipe.logic.lifecycle import JobStatus, terminal_transitions
 from pixelpipe_cli import operations
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import S3_EVENTS_QUEUE
@@ -172,11 +173,15 @@ def soak(
             faults = len(injected(stack.faults_log))
 
     lost = [j for j, record in records.items() if record is None]
-    stuck = [j for j, record in records.items() if record and record["status"] not in (COMPLETE, FAILED)]
+    stuck = [
+        j
+        for j, record in records.items()
+        if record and record["status"] not in (JobStatus.COMPLETE, JobStatus.FAILED)
+    ]
     double = [j for j, record in records.items() if record and len(terminal_transitions(record)) > 1]
-    failed = [j for j, record in records.items() if record and record["status"] == FAILED]
+    failed = [j for j, record in records.items() if record and record["status"] == JobStatus.FAILED]
     failed_bad = [j for j in failed if job_keys[j].endswith(tuple(bad_keys))]
-    complete = [j for j, record in records.items() if record and record["status"] == COMPLETE]
+    complete = [j for j, record in records.items() if record and record["status"] == JobStatus.COMPLETE]
     without_output = [
         j for j in complete if len(records[j].get("thumbnails") or []) != 3 or not records[j].get("labels")
     ]

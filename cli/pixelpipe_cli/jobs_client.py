@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pixelpipe.adapters.jobs_table import JobsTable
-from pixelpipe.logic.jobs import PENDING, SourceObject, job_id_for
+from pixelpipe.logic.jobs import SourceObject, job_id_for
+from pixelpipe.logic.lifecycle import TERMINAL, JobStatus
 from pixelpipe_cli.target import Target
-
-TERMINAL = ("COMPLETE", "FAILED")
 
 
 class JobsClient:
@@ -42,7 +41,7 @@ class JobsClient:
         return self.table.get(job_id)
 
     def list(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        statuses = [status] if status else [PENDING, *TERMINAL]
+        statuses = [status] if status else [JobStatus.PENDING, *TERMINAL]
         jobs = [job for s in statuses for job in self.table.by_status(s, limit=limit)]
         return sorted(jobs, key=lambda job: job["createdAt"], reverse=True)[:limit]
 

@@ -28,15 +28,13 @@ from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.topic import JobsTopic
 from pixelpipe.config import pipeline_config, workers
 from pixelpipe.logic.clock import now_iso
-from pixelpipe.logic.jobs import (
-    COMPLETE,
-    FAILED,
-    PENDING,
-    STEP_FAILED,
-    STEP_SUCCEEDED,
-    JobMessage,
+from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.lifecycle import (
+    JobStatus,
+    RetryRefused,
     deadline_after,
-    rejected_at_intake,
+    steps_to_redrive,
+    steps_to_retry,
 )
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
@@ -69,56 +67,6 @@ class RetryResult:
     previous_status: str
 
 
-def steps_to_retry(job: dict[str, Any], steps: list[str] | None = None, force: bool = False) -> list[str]:
-    """Which steps a retry runs again; raises OperationError when the job must not be retried.
-
-    By default: the FAILED steps of a FAILED job (a step still RUNNING is left to finish), or every
-    unfinished step when none failed (a missed deadline); with `force` on a COMPLETE job, every step.
-    `steps` names them explicitly (each must be one of the job's); leaving out a FAILED step needs
-    `force`, since the job could only fail again.
-    """
-    job_id, status = job["jobId"], job.get("status")
-    if status == PENDING:
-        raise OperationError(f"job {job_id} is PENDING: it is still running; retry it once it has finished")
-    if status == COMPLETE and not force:
-        raise OperationError(f"job {job_id} is COMPLETE; use --force to run its steps again")
-    if status not in (FAILED, COMPLETE):
-        raise OperationError(
-            f"job {job_id} has status {status!r}; only FAILED (or COMPLETE) jobs are retried"
-        )
-    if rejected_at_intake(job):
-        raise OperationError(
-            f"job {job_id} was rejected at intake ({job.get('failureReason')}); upload a fixed file instead"
-        )
-    known = list(job.get("steps", {}))
-    if steps:
-        unknown = [s for s in steps if s not in known]
-        if unknown:
-            raise OperationError(
-                f"job {job_id} has no step {', '.join(unknown)} (its steps: {', '.join(known)})"
-            )
-        chosen = list(dict.fromkeys(steps))
-        left_failed = [
-            name
-            for name, step in job["steps"].items()
-            if step.get("status") == STEP_FAILED and name not in chosen
-        ]
-        if left_failed and not force:
-            raise OperationError(
-                f"job {job_id} would fail again: {', '.join(left_failed)} stays FAILED; add it with --step, "
-                "or use --force to re-run only the steps named"
-            )
-        return chosen
-    if status == COMPLETE:
-        return known
-    # The FAILED steps; when none failed (the deadline sweeper failed the job), every unfinished one.
-    chosen = [name for name, step in job["steps"].items() if step.get("status") == STEP_FAILED]
-    chosen = chosen or [name for name, step in job["steps"].items() if step.get("status") != STEP_SUCCEEDED]
-    if not chosen:
-        raise OperationError(f"job {job_id} has no failed step; name one with --step")
-    return chosen
-
-
 def retry_job(
     target: Target,
     job_id: str,
@@ -132,8 +80,13 @@ def retry_job(
     job = jobs.get(job_id)
     if job is None:
         raise OperationError(f"no job {job_id}")
-    chosen = steps_to_retry(job, steps, force)
-    detail = f"re-run {', '.join(chosen)}" + (" (forced)" if force and job["status"] == COMPLETE else "")
+    try:
+        chosen = steps_to_retry(job, steps, force)
+    except RetryRefused as refused:
+        raise OperationError(str(refused)) from refused
+    detail = f"re-run {', '.join(chosen)}" + (
+        " (forced)" if force and job["status"] == JobStatus.COMPLETE else ""
+    )
     try:
         now = now_iso()
         jobs.reopen_steps(job_id, chosen, now, detail, force, deadline_after(now, _deadline_seconds()))
@@ -158,7 +111,7 @@ def retry_job(
 
 def failed_jobs(target: Target, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """FAILED jobs created at or after `since` (ISO 8601), newest first."""
-    jobs = _jobs(target).by_status(FAILED, limit=limit)
+    jobs = _jobs(target).by_status(JobStatus.FAILED, limit=limit)
     return [job for job in jobs if since is None or job["createdAt"] >= since]
 
 
@@ -390,12 +343,9 @@ def _reopen_for_redrive(jobs: JobsTable, by_job: dict[str, list[str]]) -> list[s
     """Reopen, on each FAILED job, the steps whose dead messages are about to be redriven."""
     reopened = []
     for job_id, steps in by_job.items():
-        job = jobs.get(job_id)
-        if job is None or job.get("status") != FAILED or rejected_at_intake(job):
-            continue  # a finished or vanished job: the worker's claim will drop the message
-        again = [s for s in dict.fromkeys(steps) if job["steps"].get(s, {}).get("status") != STEP_SUCCEEDED]
+        again = steps_to_redrive(jobs.get(job_id), steps)
         if not again:
-            continue
+            continue  # a finished or vanished job: the worker's claim will drop the message
         try:
             now = now_iso()
             jobs.reopen_steps(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe.logic.jobs import terminal_transitions
+from pixelpipe.logic.lifecycle import terminal_transitions
 from pixelpipe_cli import operations
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.faults import injected

@@ -39,14 +39,8 @@ from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import completion_input, deadline_input
 from pixelpipe.config import pipeline_config, step_names, workers
 from pixelpipe.logic.clock import format_iso
-from pixelpipe.logic.jobs import (
-    SourceObject,
-    StepCompletion,
-    deadline_after,
-    job_id_for,
-    new_job_record,
-    terminal_transitions,
-)
+from pixelpipe.logic.jobs import SourceObject, StepCompletion, job_id_for, new_job_record
+from pixelpipe.logic.lifecycle import deadline_after, terminal_transitions
 from pixelpipe_emulator.provision import state_machine_definition
 from support.emulator import Emulator, emulator_process
 

@@ -14,7 +14,8 @@ import pytest
 
 from pixelpipe.logic.clock import parse_iso
 from pixelpipe.logic.dispatch import Dispatcher
-from pixelpipe.logic.jobs import JobMessage, SourceObject, failed_before_dispatch, job_id_for
+from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for
+from pixelpipe.logic.lifecycle import CREATE, REOPEN_UNDISPATCHED, failed_before_dispatch
 
 BUCKET = "pixelpipe-uploads"
 STEPS = ["resize", "analysis"]
@@ -29,7 +30,7 @@ class InMemoryJobs:
         self.records: dict[str, dict[str, Any]] = {}
 
     def create(self, record: dict[str, Any]) -> bool:
-        if record["jobId"] in self.records:
+        if not CREATE.allows(self.records.get(record["jobId"], {})):
             return False
         self.records[record["jobId"]] = dict(record)
         return True
@@ -42,7 +43,9 @@ class InMemoryJobs:
 
     def reopen_undispatched(self, job: dict[str, Any], at: str, detail: str, deadline_at: str) -> bool:
         current = self.records.get(job["jobId"])
-        if current is None or current["updatedAt"] != job["updatedAt"] or not failed_before_dispatch(current):
+        if current is None or not failed_before_dispatch(job):
+            return False
+        if not REOPEN_UNDISPATCHED.allows(current, seen=job["updatedAt"]):
             return False
         current.pop("failureReason", None)
         current.pop("completedAt", None)

@@ -47,13 +47,19 @@ def completion(**changes) -> StepCompletion:
 # --- job id -----------------------------------------------------------------------------------
 
 
-def test_the_same_object_version_always_gets_the_same_job_id():
-    # GIVEN the same upload described twice (e.g. a duplicate S3 event)
-    again = dataclasses.replace(SOURCE, size=SOURCE.size, content_type=None)
+# The id of SOURCE, as every release so far derived it: a change would make a redelivered S3 event of an
+# existing upload a second job, and orphan the records already stored.
+SOURCE_JOB_ID = "d595c8a0-c7e5-5c31-bc75-d3bad9fd5dec"
 
-    # WHEN ids are derived THEN they are equal and a valid UUID
-    assert job_id_for(SOURCE) == job_id_for(again)
-    assert uuid.UUID(job_id_for(SOURCE)).version == 5
+
+def test_the_same_object_version_always_gets_the_same_job_id():
+    # GIVEN the same upload described twice, the second time with other non-identifying fields (a
+    # duplicate S3 event whose size, ETag quoting or content type differ)
+    again = dataclasses.replace(SOURCE, size=1, etag="9b2cf535f27731c974343645a3985328", content_type=None)
+
+    # WHEN ids are derived THEN both are the id this version has always had, a UUIDv5
+    assert job_id_for(SOURCE) == job_id_for(again) == SOURCE_JOB_ID
+    assert uuid.UUID(SOURCE_JOB_ID).version == 5
 
 
 @pytest.mark.parametrize(
@@ -79,9 +85,12 @@ def test_an_unversioned_object_is_identified_by_its_etag():
     overwritten = dataclasses.replace(first, etag='"0f343b0931126a20f133d67c2b018a3b"')
 
     # WHEN ids are derived
-    # THEN the same content repeats its id and new content gets a new one
-    assert job_id_for(first) == job_id_for(dataclasses.replace(first))
+    # THEN the ETag identifies it (whatever the size or content type an event reports), new content
+    # gets a new id, and neither is the versioned object's
+    assert job_id_for(dataclasses.replace(first, size=7, content_type=None)) == job_id_for(first)
+    assert job_id_for(first) == "cc30ae82-1eab-58c5-93c0-aa7a39e3717e"
     assert job_id_for(overwritten) != job_id_for(first)
+    assert job_id_for(first) != SOURCE_JOB_ID
 
 
 # --- new_job_record ---------------------------------------------------------------------------
@@ -204,9 +213,8 @@ def test_the_execution_name_is_deterministic_and_distinguishes_attempt_and_outco
     name = completion().execution_name()
 
     # WHEN names are derived
-    # THEN a repeat has the same name; another attempt or outcome a different one
-    assert completion().execution_name() == name
-    assert name == f"{job_id_for(SOURCE)}-resize-2-S"
+    # THEN it is job-step-attempt-outcome; another attempt, outcome or step gives another name
+    assert name == f"{SOURCE_JOB_ID}-resize-2-S"
     assert completion(attempt=3).execution_name() != name
     assert completion(succeeded=False, error="x").execution_name() != name
     assert completion(step="analysis").execution_name() != name
@@ -216,11 +224,14 @@ def test_the_execution_name_fits_step_functions_80_character_limit():
     # GIVEN a completion with a long step name
     long_step = completion(step="a-very-long-step-name-that-some-future-worker-might-use-for-itself")
 
-    # WHEN its execution name is derived THEN it is at most 80 characters and stable
+    # WHEN its execution name is derived
     name = long_step.execution_name()
-    assert len(name) <= 80
-    assert name == long_step.execution_name()
-    assert name.startswith(job_id_for(SOURCE))
+
+    # THEN the step name is cut so that the whole is 80 characters, keeping the attempt and outcome
+    # that tell attempts apart
+    assert name == f"{SOURCE_JOB_ID}-a-very-long-step-name-that-some-future--2-S"
+    assert len(name) == 80
+    assert dataclasses.replace(long_step, attempt=3).execution_name() == name[:-3] + "3-S"
 
 
 def test_a_record_given_an_expiry_carries_it_for_dynamodb_ttl():

@@ -1,10 +1,10 @@
-"""Which steps an operator's retry runs again (pixelpipe_cli.operations.steps_to_retry)."""
+"""Which steps an operator's retry runs again (pixelpipe.logic.lifecycle.steps_to_retry)."""
 
 from __future__ import annotations
 
 import pytest
 
-from pixelpipe_cli.operations import OperationError, steps_to_retry
+from pixelpipe.logic.lifecycle import RetryRefused, steps_to_retry
 
 
 def failed_job(**steps: str) -> dict:
@@ -23,7 +23,7 @@ def test_a_retry_runs_the_failed_steps_by_default():
 def test_naming_a_step_that_leaves_a_failed_one_behind_is_refused():
     # GIVEN analysis failed; WHEN only resize is named THEN the job could only fail again: refused
     job = failed_job(resize="SUCCEEDED", analysis="FAILED")
-    with pytest.raises(OperationError, match="would fail again: analysis stays FAILED"):
+    with pytest.raises(RetryRefused, match="would fail again: analysis stays FAILED"):
         steps_to_retry(job, ["resize"])
 
 

@@ -7,19 +7,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pixelpipe.adapters.dynamo_expressions import Expression
 from pixelpipe.adapters.dynamo_types import from_item, to_item, to_typed
-from pixelpipe.logic.jobs import (
-    COMPLETE,
-    FAILED,
-    PENDING,
-    STEP_FAILED,
-    STEP_PENDING,
-    STEP_RUNNING,
-    STEP_SUCCEEDED,
-    failed_before_dispatch,
+from pixelpipe.logic import lifecycle
+from pixelpipe.logic.conditions import Param, field
+from pixelpipe.logic.lifecycle import (
+    DEADLINE_AT,
+    STATUS,
+    STEP,
+    STEP_ATTEMPTS,
+    STEP_STATUS,
+    JobStatus,
     history_entry,
-    step_failure_reason,
 )
+
+AT_PARAM = Param("at")
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -34,6 +36,9 @@ class Claim:
 
 
 class JobsTable:
+    """Reads and writes of the jobs table; every conditional write is a transition of logic/lifecycle.py,
+    its ConditionExpression rendered from the transition's condition."""
+
     def __init__(
         self, client: Any, table_name: str, status_index: str, deadline_index: str | None = None
     ) -> None:
@@ -43,18 +48,15 @@ class JobsTable:
         self._deadline_index = deadline_index
 
     def create(self, record: dict[str, Any]) -> bool:
-        """Put a new job; False when it exists already (a duplicate S3 event)."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(record),
-                ConditionExpression="attribute_not_exists(jobId)",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        """CREATE (or REJECT, for a job failed at intake); False when it exists already (a duplicate S3
+        event)."""
+        transition = lifecycle.REJECT if record["status"] == JobStatus.FAILED else lifecycle.CREATE
+        e = Expression()
+        condition = e.condition(transition.condition)
+        written = self._conditional(
+            self._client.put_item, Item=to_item(record), **e.request(ConditionExpression=condition)
+        )
+        return written is not None
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._table, Key={"jobId": {"S": job_id}}, ConsistentRead=True)
@@ -80,6 +82,7 @@ class JobsTable:
         return found
 
     def mark_dispatched(self, job_id: str, at: str, message_id: str) -> None:
+        """Not a transition: records that the job's message is out (REOPEN_UNDISPATCHED reads it)."""
         self._client.update_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}},
@@ -91,192 +94,135 @@ class JobsTable:
         )
 
     def claim_step(self, job_id: str, step: str, at: str, detail: str) -> Claim | None:
-        """Mark the step RUNNING and count the attempt; None when the job or step is already finished."""
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"jobId": {"S": job_id}},
-                UpdateExpression=(
-                    "SET steps.#step.#status = :running, steps.#step.startedAt = :at, updatedAt = :at, "
-                    "history = list_append(history, :h) ADD steps.#step.attempts :one"
-                ),
-                ConditionExpression="#status = :pending AND steps.#step.#status IN (:step_pending, :running)",
-                ExpressionAttributeNames={"#step": step, "#status": "status"},
-                ExpressionAttributeValues={
-                    ":running": {"S": STEP_RUNNING},
-                    ":pending": {"S": PENDING},
-                    ":step_pending": {"S": STEP_PENDING},
-                    ":at": {"S": at},
-                    ":one": {"N": "1"},
-                    ":h": to_typed([history_entry(at, step, "started", detail)]),
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return None
-            raise
-        attempts = from_item(response["Attributes"])["steps"][step]["attempts"]
-        return Claim(attempt=int(attempts))
+        """CLAIM: the step RUNNING, its attempt counted; None when the job or step is already finished."""
+        claim, e = lifecycle.CLAIM, Expression(step=step, at=at)
+        condition = e.condition(claim.condition)
+        at_value = e.value(AT_PARAM)
+        update = (
+            f"SET {e.path(STEP_STATUS)} = {e.value(claim.step.target)}, "
+            f"{e.path(STEP / 'startedAt')} = {at_value}, updatedAt = {at_value}, "
+            f"history = list_append(history, {e.value([history_entry(at, step, 'started', detail)], ':h')}) "
+            f"ADD {e.path(STEP_ATTEMPTS)} {e.value(1)}"
+        )
+        response = self._conditional(
+            self._client.update_item,
+            Key=_key(job_id),
+            ReturnValues="UPDATED_NEW",
+            **e.request(UpdateExpression=update, ConditionExpression=condition),
+        )
+        if response is None:
+            return None
+        return Claim(attempt=int(from_item(response["Attributes"])["steps"][step]["attempts"]))
 
     def reopen_steps(
         self, job_id: str, steps: list[str], at: str, detail: str, force: bool, deadline_at: str
     ) -> dict[str, Any]:
-        """An operator's retry: the job back to PENDING for `steps`, keeping attempts and history.
+        """An operator's retry: REOPEN (REOPEN_FORCED with `force`) of `steps`, attempts and history kept;
+        `lifecycle.reopening` plans what it writes. The job gets a new `deadlineAt`: its deadline counts
+        from the retry, not from the upload.
 
-        Only a FAILED job (or, with `force`, a COMPLETE one) is reopened; each reopened step goes back to
-        PENDING and leaves the succeeded/failed counts, so the next completions finish the job again.
-        The job gets a new `deadlineAt`: its deadline counts from the retry, not from the upload. The
-        failureReason goes, unless a step not reopened is still FAILED (the job will fail again on it).
         Raises LookupError (no such job), ValueError (a step the job doesn't have, or no steps) and
         ClientError ConditionalCheckFailedException when the job is in another status or changed
         between the read and the write.
         """
-        steps = list(dict.fromkeys(steps))  # a step named twice would be two overlapping paths
-        if not steps:
-            raise ValueError("no steps to reopen")
         job = self.get(job_id)
         if job is None:
             raise LookupError(f"no job {job_id}")
-        unknown = [s for s in steps if s not in job.get("steps", {})]
-        if unknown:
-            raise ValueError(f"job {job_id} has no step {', '.join(unknown)}")
-        names = {"#status": "status"}
-        sets = [
-            "#status = :pending",
-            "updatedAt = :at",
-            "deadlineAt = :deadline",
-            "history = list_append(history, :h)",
-        ]
-        values: dict[str, Any] = {
-            ":pending": {"S": PENDING},
-            ":deadline": {"S": deadline_at},
-            ":step_pending": {"S": STEP_PENDING},
-            ":at": {"S": at},
-            ":h": to_typed([history_entry(at, "operator", "retry", detail)]),
-            ":failed": {"S": FAILED},
-            ":seen": {"S": job["updatedAt"]},
-        }
-        for index, step in enumerate(steps):
-            names[f"#s{index}"] = step
-            sets.append(f"steps.#s{index}.#status = :step_pending")
-        # A reopened step no longer counts: its next completion adds to the counts again.
-        failed_again = sum(1 for s in steps if job["steps"][s].get("status") == STEP_FAILED)
-        succeeded_again = sum(1 for s in steps if job["steps"][s].get("status") == STEP_SUCCEEDED)
-        if failed_again:
-            values[":failed_n"] = {"N": str(failed_again)}
-            sets.append("failedCount = failedCount - :failed_n")
-        if succeeded_again:
-            values[":succeeded_n"] = {"N": str(succeeded_again)}
-            sets.append("succeededCount = succeededCount - :succeeded_n")
-        # A step that stays FAILED fails the job again at its next reconcile: keep a reason that names a
-        # step still failed, else name the one that failed first, so that FAILED job says why.
-        remove = ["failureReason", "completedAt"]
-        failed_now = [name for name, record in job["steps"].items() if record.get("status") == STEP_FAILED]
-        still_failed = [name for name in failed_now if name not in steps]
-        if still_failed:
-            remove = ["completedAt"]
-            kept = job.get("failureReason", "")
-            if not any(kept.startswith(step_failure_reason(s, "")) for s in still_failed):
-                first = min(still_failed, key=lambda s: job["steps"][s].get("finishedAt") or "")
-                values[":reason"] = {"S": step_failure_reason(first, job["steps"][first].get("error") or "")}
-                sets.append("failureReason = :reason")
-        condition = "#status = :failed"
-        if force:
-            # DynamoDB rejects a value the expressions don't use: only name COMPLETE when it is allowed.
-            condition = "#status IN (:failed, :complete)"
-            values[":complete"] = {"S": COMPLETE}
+        plan = lifecycle.reopening(job, steps, force)
+        e = Expression(seen=job["updatedAt"], at=at, deadline=deadline_at)
+        condition = e.condition(plan.transition.condition)
+        sets = self._reopened(e, plan.transition, history_entry(at, "operator", "retry", detail))
+        for index, step in enumerate(plan.steps):
+            e.params[f"s{index}"] = step
+            step_status = field("steps", Param(f"s{index}"), "status")
+            sets.append(f"{e.path(step_status)} = {e.value(plan.transition.step.target)}")
+        if plan.failed_uncounted:
+            sets.append(f"failedCount = failedCount - {e.value(plan.failed_uncounted, ':failed_n')}")
+        if plan.succeeded_uncounted:
+            sets.append(
+                f"succeededCount = succeededCount - {e.value(plan.succeeded_uncounted, ':succeeded_n')}"
+            )
+        if plan.failure_reason:
+            sets.append(f"failureReason = {e.value(plan.failure_reason, ':reason')}")
+        remove = ["completedAt"] if plan.keeps_reason else ["failureReason", "completedAt"]
         response = self._client.update_item(
             TableName=self._table,
-            Key={"jobId": {"S": job_id}},
-            UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(remove),
-            ConditionExpression=condition + " AND updatedAt = :seen",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            Key=_key(job_id),
             ReturnValues="ALL_NEW",
+            **e.request(
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(remove)}",
+                ConditionExpression=condition,
+            ),
         )
         return from_item(response["Attributes"])
 
     def reopen_undispatched(self, job: dict[str, Any], at: str, detail: str, deadline_at: str) -> bool:
-        """A job whose message was never published (the sweeper failed it meanwhile) back to PENDING.
-
-        Only a job that `failed_before_dispatch` qualifies, and only if it did not change since `job` was
-        read; False when it does not.
-        """
-        if not failed_before_dispatch(job):
+        """REOPEN_UNDISPATCHED: a job whose message was never published (the sweeper failed it meanwhile)
+        back to PENDING, if it `failed_before_dispatch` and did not change since `job` was read."""
+        if not lifecycle.failed_before_dispatch(job):
             return False
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"jobId": {"S": job["jobId"]}},
-                UpdateExpression=(
-                    "SET #status = :pending, updatedAt = :at, deadlineAt = :deadline, "
-                    "history = list_append(history, :h) REMOVE failureReason, completedAt"
-                ),
-                ConditionExpression=(
-                    "#status = :failed AND attribute_not_exists(dispatchedAt) AND updatedAt = :seen"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":pending": {"S": PENDING},
-                    ":failed": {"S": FAILED},
-                    ":at": {"S": at},
-                    ":deadline": {"S": deadline_at},
-                    ":seen": {"S": job["updatedAt"]},
-                    ":h": to_typed([history_entry(at, "dispatch", "reopened", detail)]),
-                },
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        transition = lifecycle.REOPEN_UNDISPATCHED
+        e = Expression(seen=job["updatedAt"], at=at, deadline=deadline_at)
+        condition = e.condition(transition.condition)
+        sets = self._reopened(e, transition, history_entry(at, "dispatch", "reopened", detail))
+        update = f"SET {', '.join(sets)} REMOVE failureReason, completedAt"
+        written = self._conditional(
+            self._client.update_item,
+            Key=_key(job["jobId"]),
+            **e.request(UpdateExpression=update, ConditionExpression=condition),
+        )
+        return written is not None
+
+    @staticmethod
+    def _reopened(e: Expression, transition: lifecycle.Transition, entry: dict[str, Any]) -> list[str]:
+        """The SETs every reopen makes: the job's new status and deadline, and its history entry."""
+        assert transition.job is not None
+        return [
+            f"{e.path(STATUS)} = {e.value(transition.job.target)}",
+            f"updatedAt = {e.value(AT_PARAM)}",
+            f"{e.path(DEADLINE_AT)} = {e.value(Param('deadline'))}",
+            f"history = list_append(history, {e.value([entry], ':h')})",
+        ]
 
     def note_unreported(self, job_id: str, step: str, attempt: int, at: str, reason: str) -> bool:
-        """Keep a step's reason on the job when its completion could not reach the state machine.
+        """NOTE_UNREPORTED: keep a step's reason on the job when its completion could not reach the state
+        machine. The step stays RUNNING (only the reconciler finishes steps), so the deadline fails the
+        job later and keeps this reason. False when the attempt is no longer the current one."""
+        e = Expression(step=step, attempt=attempt, at=at)
+        condition = e.condition(lifecycle.NOTE_UNREPORTED.condition)
+        reason_value = e.value(reason, ":reason")
+        entry = history_entry(at, step, "unreported", reason, attempt=attempt)
+        update = (
+            f"SET failureReason = if_not_exists(failureReason, {reason_value}), "
+            f"{e.path(STEP / 'error')} = {reason_value}, updatedAt = {e.value(AT_PARAM)}, "
+            f"history = list_append(history, {e.value([entry], ':h')})"
+        )
+        written = self._conditional(
+            self._client.update_item,
+            Key=_key(job_id),
+            **e.request(UpdateExpression=update, ConditionExpression=condition),
+        )
+        return written is not None
 
-        The step stays RUNNING (only the reconciler finishes steps), so the deadline fails the job later,
-        and that transition keeps this reason. False when the attempt is no longer the current one.
-        """
+    def _conditional(self, call: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """One conditional write; None when its condition does not hold."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"jobId": {"S": job_id}},
-                UpdateExpression=(
-                    "SET failureReason = if_not_exists(failureReason, :reason), "
-                    "steps.#step.#error = :reason, updatedAt = :at, history = list_append(history, :h)"
-                ),
-                ConditionExpression=(
-                    "#status = :pending AND steps.#step.#status = :running "
-                    "AND steps.#step.attempts = :attempt"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#step": step, "#error": "error"},
-                ExpressionAttributeValues={
-                    ":reason": {"S": reason},
-                    ":pending": {"S": PENDING},
-                    ":running": {"S": STEP_RUNNING},
-                    ":attempt": {"N": str(attempt)},
-                    ":at": {"S": at},
-                    ":h": to_typed([history_entry(at, step, "unreported", reason, attempt=attempt)]),
-                },
-            )
+            return call(TableName=self._table, **kwargs)
         except ClientError as error:
             if _is_conditional_failure(error):
-                return False
+                return None
             raise
-        return True
 
     def overdue(self, now: str, limit: int = 500) -> list[dict[str, Any]]:
         """PENDING jobs whose `deadlineAt` has passed, through the deadline index (sparse: only PENDING
         jobs carry the attribute)."""
         if not self._deadline_index:
             raise RuntimeError("this JobsTable was built without the deadline index")
+        e = Expression(at=now)
         return self._query(
             limit,
             IndexName=self._deadline_index,
-            KeyConditionExpression="#status = :pending AND deadlineAt <= :now",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":pending": {"S": PENDING}, ":now": {"S": now}},
+            **e.request(KeyConditionExpression=e.condition(lifecycle.OVERDUE)),
         )
 
     def by_status(
@@ -307,3 +253,7 @@ class JobsTable:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items
+
+
+def _key(job_id: str) -> dict[str, Any]:
+    return {"jobId": {"S": job_id}}

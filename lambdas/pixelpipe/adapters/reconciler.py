@@ -8,7 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pixelpipe.adapters.dynamo_types import to_typed
-from pixelpipe.logic.jobs import StepCompletion, step_failure_reason
+from pixelpipe.logic.jobs import StepCompletion
+from pixelpipe.logic.lifecycle import step_failure_reason
 
 
 def completion_input(completion: StepCompletion) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from pixelpipe.logic.clock import format_iso, parse_iso
-from pixelpipe.logic.jobs import PENDING
+from pixelpipe.logic.lifecycle import JobStatus, StepStatus
 
 
 class ListsJobs(Protocol):
@@ -30,7 +30,7 @@ class StartsDeadlines(Protocol):
 
 def timeout_reason(job: dict[str, Any], deadline_seconds: int) -> str:
     unfinished = [
-        name for name, step in job.get("steps", {}).items() if step.get("status") not in ("SUCCEEDED",)
+        name for name, step in job.get("steps", {}).items() if step.get("status") != StepStatus.SUCCEEDED
     ]
     waiting_on = ", ".join(unfinished) or "none"
     return (
@@ -51,7 +51,7 @@ class Sweeper:
         cutoff = format_iso(parse_iso(now) - timedelta(seconds=self.deadline_seconds))
         overdue += [
             job
-            for job in self.jobs.by_status(PENDING, created_before=cutoff, limit=limit)
+            for job in self.jobs.by_status(JobStatus.PENDING, created_before=cutoff, limit=limit)
             if "deadlineAt" not in job
         ]
         for job in overdue:

@@ -14,14 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pixelpipe.logic.clock import now_iso, parse_iso
-from pixelpipe.logic.jobs import (
-    PENDING,
-    JobMessage,
-    SourceObject,
-    deadline_after,
-    job_id_for,
-    new_job_record,
-)
+from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for, new_job_record
+from pixelpipe.logic.lifecycle import JobStatus, deadline_after
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +89,7 @@ class Dispatcher:
             self._publish(job_id, source, now)
             return DispatchResult(job_id, "created")
         existing = self.jobs.get(job_id) or {}
-        if existing.get("status") == PENDING and not existing.get("dispatchedAt"):
+        if existing.get("status") == JobStatus.PENDING and not existing.get("dispatchedAt"):
             self._publish(job_id, source, now)
             return DispatchResult(job_id, "republished", "record existed without a published message")
         if self.jobs.reopen_undispatched(

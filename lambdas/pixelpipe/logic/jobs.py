@@ -1,4 +1,5 @@
-"""Job rules: identity, the initial record, the message that starts steps, and a step's completion.
+"""Job records and messages: identity, the initial record, the message that starts steps, and a step's
+completion. The statuses and the rules that move them are in logic/lifecycle.py.
 
 The record layout is the public contract documented in docs/job-record.md.
 """
@@ -8,15 +9,12 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from pixelpipe.logic.clock import format_iso, parse_iso
+from pixelpipe.logic.lifecycle import JobStatus, StepStatus, history_entry
 
-PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
 # The record's expiry, epoch seconds: DynamoDB TTL deletes the record after it (terraform/modules/jobs_table).
 EXPIRES_AT = "expiresAt"
-STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED"
 
 # Fixed namespace: the same upload always maps to the same job id, so a duplicate S3 event is a no-op.
 _JOB_NAMESPACE = uuid.UUID("6f1c1f0e-4b7a-4d8e-9a57-5d2f7f1c0b11")
@@ -48,26 +46,6 @@ def job_id_for(source: SourceObject) -> str:
     return str(uuid.uuid5(_JOB_NAMESPACE, f"{source.bucket}\n{source.key}\n{revision}"))
 
 
-def deadline_after(now: str, seconds: int) -> str:
-    """When a job started (or reopened) at `now` is overdue."""
-    return format_iso(parse_iso(now) + timedelta(seconds=seconds))
-
-
-def step_failure_reason(step: str, error: str) -> str:
-    """A job's failureReason when a step failed: the step's own reason, prefixed by its name."""
-    return f"{step}: {error}"
-
-
-def terminal_transitions(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The job-level history entries, one per move to COMPLETE or FAILED (the state machine writes them
-    with step `job`; dispatch's intake rejection is its own)."""
-    return [entry for entry in record.get("history", []) if entry["step"] == "job"]
-
-
-def history_entry(at: str, step: str, event: str, detail: str = "", **extra: Any) -> dict[str, Any]:
-    return {"at": at, "step": step, "event": event, "detail": detail, **extra}
-
-
 def new_job_record(
     job_id: str,
     source: SourceObject,
@@ -86,13 +64,13 @@ def new_job_record(
     """
     record: dict[str, Any] = {
         "jobId": job_id,
-        "status": FAILED if rejection else PENDING,
+        "status": JobStatus.FAILED if rejection else JobStatus.PENDING,
         "source": source.to_record(),
         "expectedSteps": steps,
         "expectedCount": len(steps),
         "succeededCount": 0,
         "failedCount": 0,
-        "steps": {name: {"status": STEP_PENDING, "attempts": 0} for name in steps},
+        "steps": {name: {"status": StepStatus.PENDING, "attempts": 0} for name in steps},
         "createdAt": now,
         "updatedAt": now,
         "history": [history_entry(now, "dispatch", "created", f"{len(steps)} steps: {', '.join(steps)}")],
@@ -106,25 +84,8 @@ def new_job_record(
     if rejection:
         record["failureReason"] = rejection
         record["completedAt"] = now
-        record["history"].append(history_entry(now, "dispatch", FAILED, rejection))
+        record["history"].append(history_entry(now, "dispatch", JobStatus.FAILED, rejection))
     return record
-
-
-def rejected_at_intake(job: dict[str, Any]) -> bool:
-    """Failed by dispatch before any worker saw it (empty, too large): running the steps can't help."""
-    return any(e.get("step") == "dispatch" and e.get("event") == FAILED for e in job.get("history", []))
-
-
-def failed_before_dispatch(job: dict[str, Any]) -> bool:
-    """FAILED (by the deadline) although its message was never published and no step ever started:
-    a later delivery of its S3 event may reopen it and publish the message."""
-    started = any(step.get("status") != STEP_PENDING for step in job.get("steps", {}).values())
-    return (
-        job.get("status") == FAILED
-        and not job.get("dispatchedAt")
-        and not started
-        and not rejected_at_intake(job)
-    )
 
 
 @dataclass(frozen=True)
@@ -163,7 +124,7 @@ class StepCompletion:
 
     @property
     def outcome(self) -> str:
-        return STEP_SUCCEEDED if self.succeeded else STEP_FAILED
+        return StepStatus.SUCCEEDED if self.succeeded else StepStatus.FAILED
 
     def step_record(self) -> dict[str, Any]:
         return {

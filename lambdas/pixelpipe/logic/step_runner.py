@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from pixelpipe.config import WorkerConfig
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.jobs import JobMessage, StepCompletion, step_failure_reason
+from pixelpipe.logic.jobs import JobMessage, StepCompletion
+from pixelpipe.logic.lifecycle import step_failure_reason
 
 logger = logging.getLogger(__name__)
 
