@@ -1,21 +1,138 @@
-"""The pipeline's facts, read once.
+"""The pipeline's facts, read once and validated: `pipeline.json` plus the Lambda environment.
 
 Names and limits live in `pipeline.json` (one copy, read by Terraform, the Lambdas and the local
 stack). Resource identifiers that only exist once deployed (table name, topic ARN, …) come from
-environment variables that Terraform and the local stack both set; `lambda_environment()` is the one
-definition of those variables.
+environment variables that Terraform and the local stack both set; the aliases of `Resources` and
+`LambdaSettings` are the one definition of those names, and `lambda_environment()` writes them.
+A wrong file or a missing variable fails at cold start with `ConfigError` naming the field.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 CONFIG_FILE_NAME = "pipeline.json"
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unusable; the message names each offending field or variable."""
+
+
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StorageConfig(_Section):
+    upload_bucket: str
+    upload_prefix: str
+    thumbnail_bucket: str
+    thumbnail_prefix: str
+
+
+class TableConfig(_Section):
+    name: str
+    status_index: str
+    deadline_index: str
+
+
+class TopicConfig(_Section):
+    name: str
+    steps_attribute: str
+
+
+class MetricsConfig(_Section):
+    namespace: str
+
+
+class StateMachineConfig(_Section):
+    name: str
+    definition: str
+
+
+class LimitsConfig(_Section):
+    max_input_bytes: PositiveInt
+    max_input_pixels: PositiveInt
+    allowed_formats: list[str] = Field(min_length=1)
+    job_deadline_seconds: PositiveInt
+    sweep_interval_seconds: PositiveInt
+
+
+class RetentionConfig(_Section):
+    uploads_days: PositiveInt
+    records_days: PositiveInt
+
+
+class AlarmsConfig(_Section):
+    dead_letter_age_seconds: PositiveInt
+
+
+class ThumbnailsConfig(_Section):
+    sizes: list[PositiveInt] = Field(min_length=1)
+    format: str
+    quality: int = Field(ge=1, le=100)
+
+
+class LabelsConfig(_Section):
+    max_labels: PositiveInt
+    max_side: PositiveInt
+    min_confidence: dict[Literal["rekognition", "onnx"], float]
+
+
+class FunctionConfig(_Section):
+    handler: str
+    timeout_seconds: PositiveInt
+    memory_mb: PositiveInt
+    failure_queue: str | None = None
+    maximum_retry_attempts: int | None = Field(default=None, ge=0, le=2)
+
+
+class WorkerSpec(_Section):
+    function: str
+    handler: str
+    queue: str
+    dlq: str
+    result_field: str
+    timeout_seconds: PositiveInt
+    memory_mb: PositiveInt
+    batch_size: PositiveInt
+    batching_window_seconds: int = Field(ge=0)
+    visibility_timeout_seconds: PositiveInt
+    max_receive_count: PositiveInt
+    max_concurrency: int = Field(ge=2)
+    retry_backoff_seconds: int = Field(ge=0)
+
+
+class WorkerConfig(WorkerSpec):
+    """One worker with its step name (the key it is listed under in `workers`)."""
+
+    step: str
+
+
+class PipelineConfig(_Section):
+    """The whole of `pipeline.json`."""
+
+    project: str
+    region: str
+    storage: StorageConfig
+    table: TableConfig
+    topic: TopicConfig
+    metrics: MetricsConfig
+    state_machine: StateMachineConfig
+    limits: LimitsConfig
+    retention: RetentionConfig
+    alarms: AlarmsConfig
+    thumbnails: ThumbnailsConfig
+    labels: LabelsConfig
+    functions: dict[str, FunctionConfig]
+    workers: dict[str, WorkerSpec] = Field(min_length=1)
 
 
 def _config_candidates() -> list[Path]:
@@ -25,97 +142,151 @@ def _config_candidates() -> list[Path]:
     return [Path(explicit)] if explicit else [here / CONFIG_FILE_NAME, here.parent.parent / CONFIG_FILE_NAME]
 
 
-def pipeline_config() -> dict[str, Any]:
-    """The parsed `pipeline.json`; fails fast naming every place it looked."""
+def _config_path() -> Path:
     candidates = _config_candidates()
     for path in candidates:
         if path.is_file():
-            return _load(path)
-    raise RuntimeError(f"pipeline config not found; looked in: {', '.join(map(str, candidates))}")
+            return path
+    raise ConfigError(f"pipeline config not found; looked in: {', '.join(map(str, candidates))}")
+
+
+def pipeline_config() -> dict[str, Any]:
+    """The parsed `pipeline.json` as plain data (what Terraform reads too), validated first."""
+    return _load(_config_path())[0]
+
+
+def settings() -> PipelineConfig:
+    """The validated, typed `pipeline.json`."""
+    return _load(_config_path())[1]
 
 
 @cache
-def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+def _load(path: Path) -> tuple[dict[str, Any], PipelineConfig]:
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON: {error}") from error
+    return raw, parse_pipeline_config(raw, source=str(path))
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    step: str
-    function: str
-    handler: str
-    queue: str
-    dlq: str
-    result_field: str
-    timeout_seconds: int
-    memory_mb: int
-    batch_size: int
-    batching_window_seconds: int
-    visibility_timeout_seconds: int
-    max_receive_count: int
-    max_concurrency: int
-    retry_backoff_seconds: int
+def parse_pipeline_config(raw: Any, source: str = CONFIG_FILE_NAME) -> PipelineConfig:
+    """`raw` checked against the model; a `ConfigError` names every wrong or missing field by path."""
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{source} is invalid: {_describe(error)}") from error
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or '(top level)'}: {problem['msg']}"
+        for problem in error.errors()
+    )
 
 
 def workers() -> dict[str, WorkerConfig]:
     """Every worker by step name, in config order (the order steps are listed on a job)."""
-    return {step: WorkerConfig(step=step, **spec) for step, spec in pipeline_config()["workers"].items()}
+    return {step: WorkerConfig(step=step, **spec.model_dump()) for step, spec in settings().workers.items()}
 
 
 def step_names() -> list[str]:
-    return list(pipeline_config()["workers"])
+    return list(settings().workers)
 
 
-# Environment variables that identify deployed resources; Terraform sets the same names.
-ENV_TABLE = "JOBS_TABLE"
-ENV_TOPIC = "JOBS_TOPIC_ARN"
-ENV_STATE_MACHINE = "RECONCILE_STATE_MACHINE_ARN"
-ENV_UPLOAD_BUCKET = "UPLOAD_BUCKET"
-ENV_THUMBNAIL_BUCKET = "THUMBNAIL_BUCKET"
-ENV_LABEL_BACKEND = "LABEL_BACKEND"
-ENV_STEP = "WORKER_STEP"
+class _Environment(BaseModel):
+    # Read by alias (the variable's name), built in code by field name.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
 
-@dataclass(frozen=True)
-class Resources:
+class Resources(_Environment):
     """Deployed identifiers, read from the environment at cold start."""
 
-    table: str
-    topic_arn: str
-    state_machine_arn: str
-    upload_bucket: str
-    thumbnail_bucket: str
+    table: str = Field(alias="JOBS_TABLE", min_length=1)
+    topic_arn: str = Field(alias="JOBS_TOPIC_ARN", min_length=1)
+    state_machine_arn: str = Field(alias="RECONCILE_STATE_MACHINE_ARN", min_length=1)
+    upload_bucket: str = Field(alias="UPLOAD_BUCKET", min_length=1)
+    thumbnail_bucket: str = Field(alias="THUMBNAIL_BUCKET", min_length=1)
 
     @classmethod
-    def from_env(cls) -> Resources:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Resources:
+        return _from_env(cls, os.environ if environ is None else environ)
+
+    def as_environment(self) -> dict[str, str]:
+        return self.model_dump(by_alias=True)
+
+
+LabelBackendName = Literal["rekognition", "onnx"]
+
+
+class WorkerEnvironment(_Environment):
+    """What a worker function learns from its own environment beyond `Resources`."""
+
+    step: str | None = Field(default=None, alias="WORKER_STEP")
+    label_backend: LabelBackendName = Field(default="rekognition", alias="LABEL_BACKEND")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerEnvironment:
+        return _from_env(cls, os.environ if environ is None else environ)
+
+
+def _field_alias(model: type[BaseModel], field: str) -> str:
+    return model.model_fields[field].alias or field
+
+
+# The variable names, for code that sets them (the local stack, tests); defined once, above.
+ENV_TABLE = _field_alias(Resources, "table")
+ENV_TOPIC = _field_alias(Resources, "topic_arn")
+ENV_STATE_MACHINE = _field_alias(Resources, "state_machine_arn")
+ENV_UPLOAD_BUCKET = _field_alias(Resources, "upload_bucket")
+ENV_THUMBNAIL_BUCKET = _field_alias(Resources, "thumbnail_bucket")
+ENV_STEP = _field_alias(WorkerEnvironment, "step")
+ENV_LABEL_BACKEND = _field_alias(WorkerEnvironment, "label_backend")
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _from_env(model: type[_Model], environ: Mapping[str, str]) -> _Model:
+    names = [_field_alias(model, name) for name in model.model_fields]
+    try:
+        return model.model_validate({name: environ[name] for name in names if name in environ})
+    except ValidationError as error:
         missing = [
-            name
-            for name in (ENV_TABLE, ENV_TOPIC, ENV_STATE_MACHINE, ENV_UPLOAD_BUCKET, ENV_THUMBNAIL_BUCKET)
-            if not os.environ.get(name)
+            str(problem["loc"][0])
+            for problem in error.errors()
+            if problem["type"] in ("missing", "string_too_short")
         ]
         if missing:
-            raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
-        return cls(
-            table=os.environ[ENV_TABLE],
-            topic_arn=os.environ[ENV_TOPIC],
-            state_machine_arn=os.environ[ENV_STATE_MACHINE],
-            upload_bucket=os.environ[ENV_UPLOAD_BUCKET],
-            thumbnail_bucket=os.environ[ENV_THUMBNAIL_BUCKET],
-        )
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}") from error
+        raise ConfigError(f"invalid environment: {_describe(error)}") from error
+
+
+class LambdaSettings(BaseModel):
+    """Everything a function reads at cold start: the pipeline file and its own environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pipeline: PipelineConfig
+    resources: Resources
+    worker: WorkerEnvironment
+
+
+def lambda_settings(environ: Mapping[str, str] | None = None) -> LambdaSettings:
+    """Validated at cold start: a missing variable or a wrong field fails the import with its name."""
+    return LambdaSettings(
+        pipeline=settings(), resources=Resources.from_env(environ), worker=WorkerEnvironment.from_env(environ)
+    )
 
 
 def lambda_environment(resources: Resources, function: str, label_backend: str) -> dict[str, str]:
     """The environment of one function; the local stack uses it, and the parity test holds Terraform to it."""
+    config = settings()
     env = {
-        ENV_TABLE: resources.table,
-        ENV_TOPIC: resources.topic_arn,
-        ENV_STATE_MACHINE: resources.state_machine_arn,
-        ENV_UPLOAD_BUCKET: resources.upload_bucket,
-        ENV_THUMBNAIL_BUCKET: resources.thumbnail_bucket,
+        **resources.as_environment(),
         "POWERTOOLS_SERVICE_NAME": function,
-        "POWERTOOLS_METRICS_NAMESPACE": pipeline_config()["metrics"]["namespace"],
+        "POWERTOOLS_METRICS_NAMESPACE": config.metrics.namespace,
     }
-    for step, worker in workers().items():
+    for step, worker in config.workers.items():
         if worker.function == function:
             env[ENV_STEP] = step
             if worker.result_field == "labels":

@@ -289,7 +289,13 @@ def test_terraform_deploys_every_function_in_pipeline_json_with_its_handler_and_
 
 
 def test_each_function_gets_the_environment_variable_names_the_local_stack_gives_it():
-    resources = Resources("table", "topic", "machine", "uploads", "thumbnails")
+    resources = Resources(
+        table="table",
+        topic_arn="topic",
+        state_machine_arn="machine",
+        upload_bucket="uploads",
+        thumbnail_bucket="thumbnails",
+    )
     for name, declared in terraform_functions().items():
         local = lambda_environment(resources, name, label_backend="rekognition")
         assert sorted(declared["environment"]) == sorted(local), name

@@ -12,7 +12,7 @@ import skimage
 from PIL import Image, ImageFile
 
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.images import ImageLimits, Thumbnail, encode_jpeg, make_thumbnails, open_image, to_rgb
+from pixelpipe.logic.images import ImageLimits, encode_jpeg, make_thumbnails, open_image, to_rgb
 from support.inputs import zero_filled_png
 
 SKIMAGE_DATA = pathlib.Path(skimage.__file__).parent / "data"
@@ -87,7 +87,6 @@ def test_thumbnails_of_a_real_photo_keep_aspect_ratio_and_never_upscale():
         assert image.format == "JPEG" and image.mode == "RGB"
         assert image.size == (thumb.width, thumb.height)
         assert thumb.format == "JPEG" and thumb.content_type == "image/jpeg"
-        assert thumb.byte_length == len(thumb.data) > 0
         reference = source.resize(image.size, Image.Resampling.LANCZOS)
         assert_close(mean_colour(image), mean_colour(reference), tolerance=3)
         difference = np.abs(np.asarray(image, dtype=float) - np.asarray(reference, dtype=float))
@@ -136,6 +135,32 @@ def test_thumbnails_can_be_encoded_as_webp_or_png(fmt, content_type):
 
 
 # --- orientation and metadata -----------------------------------------------------------------
+
+
+SAMPLES = pathlib.Path(__file__).parents[2] / "samples"
+
+
+def test_a_sideways_exif_photo_is_turned_upright_exactly_once():
+    # GIVEN the cat photo stored on its side (300x451 px) with EXIF Orientation 6, and the upright original
+    sideways = (SAMPLES / "cat-sideways-exif.jpg").read_bytes()
+    upright = Image.open(SAMPLES / "cat.png").convert("RGB")
+    assert decoded(sideways).size == (300, 451)
+
+    # WHEN made into a thumbnail, and opened for labelling
+    (thumb,) = make_thumbnails(sideways, [256], "JPEG", 90, LIMITS)
+    opened = open_image(sideways, LIMITS)
+
+    # THEN both are landscape, like the original (a second rotation would turn it 180 degrees or portrait)
+    image = decoded(thumb.data)
+    assert (thumb.width, thumb.height) == image.size == (256, 170)
+    assert opened.size == (451, 300)
+    # AND their pixels match the upright original, not the original turned upside down
+    for result in (image, opened):
+        reference = upright.resize(result.size, Image.Resampling.LANCZOS)
+        pixels = np.asarray(result.convert("RGB"), dtype=float)
+        assert np.abs(pixels - np.asarray(reference, dtype=float)).mean() < 8
+        turned = np.asarray(reference.rotate(180), dtype=float)
+        assert np.abs(pixels - turned).mean() > 30
 
 
 def test_exif_orientation_is_applied_and_not_left_in_the_output():
@@ -453,19 +478,19 @@ def test_bad_arguments_are_programming_errors_not_permanent_failures():
 # --- helpers for other callers ----------------------------------------------------------------
 
 
-def test_limits_are_read_from_the_pipeline_config():
-    # GIVEN the limits section of pipeline.json
-    import json
+def test_limits_normalise_format_names_as_users_write_them():
+    # GIVEN a limits section spelling formats as file extensions, in any case, with stray spaces
+    limits = ImageLimits.from_config(
+        {"max_input_bytes": 1024, "max_input_pixels": 4096, "allowed_formats": ["jpg", " Tif ", "png"]}
+    )
 
-    config = json.loads((pathlib.Path(__file__).parents[2] / "pipeline.json").read_text())
-
-    # WHEN parsed
-    limits = ImageLimits.from_config(config["limits"])
-
-    # THEN values and formats are taken over
-    assert limits.max_input_bytes == config["limits"]["max_input_bytes"]
-    assert limits.max_input_pixels == config["limits"]["max_input_pixels"]
-    assert "JPEG" in limits.allowed_formats and "ICO" not in limits.allowed_formats
+    # THEN they become Pillow's names, so a JPEG (or a phone's MPO) and a TIFF are accepted
+    assert limits.allowed_formats == ("JPEG", "TIFF", "PNG")
+    assert open_image(encoded(Image.new("RGB", (8, 8), RED), "TIFF"), limits).size == (8, 8)
+    # AND a format left out of the list is refused by name
+    assert (
+        permanent_reason(encoded(Image.new("RGB", (8, 8), RED), "GIF"), limits) == "unsupported format: GIF"
+    )
 
 
 def test_encode_jpeg_limits_the_longest_side():
@@ -479,8 +504,3 @@ def test_encode_jpeg_limits_the_longest_side():
     # THEN the JPEGs respect the caps
     assert decoded(data).format == "JPEG" and decoded(data).size == (256, 256)
     assert len(capped) <= 20_000 and decoded(capped).format == "JPEG"
-
-
-def test_thumbnail_reports_its_byte_length():
-    thumb = Thumbnail(size=64, width=64, height=43, format="JPEG", data=b"\xff\xd8abc")
-    assert thumb.byte_length == 5

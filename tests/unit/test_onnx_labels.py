@@ -34,8 +34,13 @@ def backend() -> OnnxImageNetLabels:
     return OnnxImageNetLabels()
 
 
-def test_backend_name_says_where_labels_come_from(backend):
-    assert backend.name == "onnx-efficientnet-lite0"
+def test_backend_name_names_the_model_file_it_runs(backend):
+    # GIVEN the backend with its default model; WHEN it runs once (so the file is really the one loaded)
+    backend.detect(skimage_photo("chelsea.png"), max_labels=1, min_confidence=0)
+
+    # THEN its name (what traces show as the labels' source) is that file's model, not a stale constant
+    assert backend.model_path.is_file()
+    assert backend.name == "onnx-" + backend.model_path.stem.replace("_", "-")
 
 
 def test_cat_photo_is_labelled_as_a_cat_with_real_confidence(backend):

@@ -12,24 +12,24 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.adapters.topic import JobsTopic
-from pixelpipe.config import Resources, pipeline_config, step_names
+from pixelpipe.config import lambda_settings
 from pixelpipe.logic.dispatch import Dispatcher
 from pixelpipe.logic.jobs import SourceObject
 from pixelpipe.metrics import metrics, record_rejection
 from pixelpipe.tracing import annotate, current_trace_id, tracer
 
 logger = Logger()
-_config = pipeline_config()
-_resources = Resources.from_env()
+_settings = lambda_settings()
+_config, _resources = _settings.pipeline, _settings.resources
 _dispatcher = Dispatcher(
-    jobs=JobsTable(boto3.client("dynamodb"), _resources.table, _config["table"]["status_index"]),
+    jobs=JobsTable(boto3.client("dynamodb"), _resources.table, _config.table.status_index),
     topic=JobsTopic(boto3.client("sns"), _resources.topic_arn),
     storage=Storage(boto3.client("s3")),
-    upload_prefix=_config["storage"]["upload_prefix"],
-    steps=step_names(),
-    max_input_bytes=_config["limits"]["max_input_bytes"],
-    deadline_seconds=_config["limits"]["job_deadline_seconds"],
-    record_retention_days=_config["retention"]["records_days"],
+    upload_prefix=_config.storage.upload_prefix,
+    steps=list(_config.workers),
+    max_input_bytes=_config.limits.max_input_bytes,
+    deadline_seconds=_config.limits.job_deadline_seconds,
+    record_retention_days=_config.retention.records_days,
 )
 
 

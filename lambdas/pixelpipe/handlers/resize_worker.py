@@ -5,19 +5,21 @@ from functools import partial
 import boto3
 
 from pixelpipe.adapters.storage import Storage
-from pixelpipe.config import Resources, pipeline_config
+from pixelpipe.config import lambda_settings
 from pixelpipe.handlers.worker_runtime import build_worker_handler
 from pixelpipe.logic.images import ImageLimits
 from pixelpipe.logic.resize import ThumbnailSettings, create_thumbnails
 
-_config = pipeline_config()
+_settings = lambda_settings()
 
 handler = build_worker_handler(
     "resize",
     partial(
         create_thumbnails,
         storage=Storage(boto3.client("s3")),
-        settings=ThumbnailSettings.from_config(_config, Resources.from_env().thumbnail_bucket),
-        limits=ImageLimits.from_config(_config["limits"]),
+        settings=ThumbnailSettings.from_config(
+            _settings.pipeline.model_dump(), _settings.resources.thumbnail_bucket
+        ),
+        limits=ImageLimits.from_config(_settings.pipeline.limits.model_dump()),
     ),
 )

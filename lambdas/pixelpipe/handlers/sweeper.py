@@ -10,15 +10,15 @@ from aws_lambda_powertools import Logger
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, deadline_input
-from pixelpipe.config import Resources, pipeline_config
+from pixelpipe.config import lambda_settings
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.deadlines import Sweeper
 from pixelpipe.metrics import metrics, record_timeouts
 from pixelpipe.tracing import current_trace_header, tracer
 
 logger = Logger()
-_config = pipeline_config()
-_resources = Resources.from_env()
+_settings = lambda_settings()
+_config, _resources = _settings.pipeline, _settings.resources
 
 
 class DeadlineReporter:
@@ -39,11 +39,11 @@ _sweeper = Sweeper(
     jobs=JobsTable(
         boto3.client("dynamodb"),
         _resources.table,
-        _config["table"]["status_index"],
-        _config["table"]["deadline_index"],
+        _config.table.status_index,
+        _config.table.deadline_index,
     ),
     reconcile=DeadlineReporter(Reconciler(boto3.client("stepfunctions"), _resources.state_machine_arn)),
-    deadline_seconds=_config["limits"]["job_deadline_seconds"],
+    deadline_seconds=_config.limits.job_deadline_seconds,
 )
 
 

@@ -6,7 +6,7 @@ A worker module only supplies its step name and its work function.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import boto3
@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, completion_input
-from pixelpipe.config import Resources, pipeline_config, workers
+from pixelpipe.config import lambda_settings, workers
+from pixelpipe.logic.job_message import MalformedMessage, parse_job_message
 from pixelpipe.logic.jobs import JobMessage, StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
 from pixelpipe.metrics import metrics, record_retry
@@ -54,25 +55,43 @@ def _queue_url(sqs: Any, queue_arn: str) -> str:
 def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callable[[dict, Any], dict]:
     """A Lambda handler for `step`: SQS batch in, partial batch response out."""
     worker = workers()[step]
-    resources = Resources.from_env()
-    config = pipeline_config()
+    settings = lambda_settings()
+    resources = settings.resources
     sqs = boto3.client("sqs")
 
     runner = StepRunner(
         worker=worker,
-        jobs=JobsTable(boto3.client("dynamodb"), resources.table, config["table"]["status_index"]),
+        jobs=JobsTable(boto3.client("dynamodb"), resources.table, settings.pipeline.table.status_index),
         reconcile=ReconcileReporter(Reconciler(boto3.client("stepfunctions"), resources.state_machine_arn)),
         work=work,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def handle_record(record: SQSRecord) -> str:
-        message = JobMessage.from_json(record.body)
         receive_count = int(record.attributes.approximate_receive_count)
-        logger.append_keys(job_id=message.job_id, step=step, receive_count=receive_count)
         try:
-            with job_subsegment(f"## {step} job", message.job_id, step):
-                return runner.handle(Delivery(message, receive_count))
+            message = parse_job_message(record.body)
+        except MalformedMessage as malformed:
+            # Redelivery cannot fix a body: fail the step of the job it names, or drop it if it names none.
+            logger.append_keys(job_id=malformed.job_id, step=step, receive_count=receive_count)
+            logger.error("malformed message", reason=malformed.reason, message_id=record.message_id)
+            if malformed.job_id is None:
+                return "malformed"
+            return run(
+                record,
+                malformed.job_id,
+                receive_count,
+                partial(runner.reject, malformed.job_id, receive_count, malformed.reason),
+            )
+        return run(
+            record, message.job_id, receive_count, partial(runner.handle, Delivery(message, receive_count))
+        )
+
+    def run(record: SQSRecord, job_id: str, receive_count: int, attempt: Callable[[], str]) -> str:
+        logger.append_keys(job_id=job_id, step=step, receive_count=receive_count)
+        try:
+            with job_subsegment(f"## {step} job", job_id, step):
+                return attempt()
         except GiveUp:
             # Visible again at once, so the next receive moves it to the DLQ.
             _set_visibility(record, 0)

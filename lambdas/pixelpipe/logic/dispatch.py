@@ -9,15 +9,12 @@ with a fresh deadline first.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pixelpipe.logic.clock import now_iso, parse_iso
 from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for, new_job_record
 from pixelpipe.logic.lifecycle import JobStatus, deadline_after
-
-logger = logging.getLogger(__name__)
 
 
 class JobStore(Protocol):

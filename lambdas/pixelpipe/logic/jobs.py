@@ -103,8 +103,10 @@ class JobMessage:
 
     @classmethod
     def from_json(cls, body: str) -> JobMessage:
-        data = json.loads(body)
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+        """Validated by `job_message.parse_job_message`; raises `MalformedMessage` for a bad body."""
+        from pixelpipe.logic.job_message import parse_job_message  # it builds this class
+
+        return parse_job_message(body)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """One delivery of one step, from claim to completion: the rules every worker shares.
 
 - A finished step or a finished job is never redone: the claim fails and the message is dropped.
-- A permanent error fails the step at once (no retries).
+- A permanent error fails the step at once (no retries); so does a malformed message that still names
+  its job (`reject`).
 - A transient error is retried by SQS; on the last allowed receive the step is reported FAILED and
   the message is left to go to the dead-letter queue.
 - A completion that cannot be reported on the last allowed receive is written on the job as the
@@ -10,11 +11,13 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
 
 from pixelpipe.config import WorkerConfig
 from pixelpipe.logic.clock import now_iso
@@ -22,7 +25,7 @@ from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.jobs import JobMessage, StepCompletion
 from pixelpipe.logic.lifecycle import step_failure_reason
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)
 
 
 class ClaimsSteps(Protocol):
@@ -54,24 +57,28 @@ class StepRunner:
 
     def handle(self, delivery: Delivery) -> str:
         """Run the step; returns the outcome, raises to ask SQS for another delivery."""
-        message, step = delivery.message, self.worker.step
+        return self._attempt(
+            delivery.message.job_id, delivery.receive_count, partial(self.work, delivery.message)
+        )
+
+    def reject(self, job_id: str, receive_count: int, reason: str) -> str:
+        """Fail the step of `job_id` at once with `reason`: the delivery cannot be worked on (malformed)."""
+        return self._attempt(job_id, receive_count, partial(_fail, PermanentError(reason)))
+
+    def _attempt(self, job_id: str, receive_count: int, work: Callable[[], Any]) -> str:
+        step = self.worker.step
         started_at = self.clock()
         claim = self.jobs.claim_step(
-            message.job_id,
-            step,
-            started_at,
-            f"receive {delivery.receive_count} of {self.worker.max_receive_count}",
+            job_id, step, started_at, f"receive {receive_count} of {self.worker.max_receive_count}"
         )
         if claim is None:
-            logger.info(
-                "step already finished or job terminal; dropping message", extra={"job_id": message.job_id}
-            )
+            logger.info("step already finished or job terminal; dropping message", job_id=job_id)
             return "skipped"
         began = time.perf_counter()
 
         def complete(result: Any = None, error: str | None = None) -> StepCompletion:
             completion = StepCompletion(
-                job_id=message.job_id,
+                job_id=job_id,
                 step=step,
                 attempt=claim.attempt,
                 succeeded=error is None,
@@ -85,27 +92,31 @@ class StepRunner:
             try:
                 self.reconcile.report(completion)
             except Exception as error:
-                if delivery.receive_count < self.worker.max_receive_count:
+                if receive_count < self.worker.max_receive_count:
                     raise  # SQS delivers again; the next attempt reports its own completion
                 reason = step_failure_reason(
                     step,
                     f"attempt {claim.attempt} finished {completion.outcome} but could not be reported "
-                    f"after {delivery.receive_count} receives: {type(error).__name__}: {error}",
+                    f"after {receive_count} receives: {type(error).__name__}: {error}",
                 )
-                self.jobs.note_unreported(message.job_id, step, claim.attempt, self.clock(), reason)
+                self.jobs.note_unreported(job_id, step, claim.attempt, self.clock(), reason)
                 raise GiveUp(reason) from error
             return completion
 
         try:
-            result = self.work(message)
+            result = work()
         except PermanentError as error:
             complete(error=error.reason)
             return "failed"
         except Exception as error:
-            if delivery.receive_count >= self.worker.max_receive_count:
-                reason = f"gave up after {delivery.receive_count} attempts: {type(error).__name__}: {error}"
+            if receive_count >= self.worker.max_receive_count:
+                reason = f"gave up after {receive_count} attempts: {type(error).__name__}: {error}"
                 complete(error=reason)
                 raise GiveUp(reason) from error
             raise
         complete(result=result)
         return "succeeded"
+
+
+def _fail(error: Exception) -> None:
+    raise error
