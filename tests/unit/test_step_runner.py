@@ -212,3 +212,19 @@ def test_a_completion_that_cannot_be_reported_on_the_last_receive_leaves_its_rea
         f"{MAX_RECEIVES} receives: ConnectionError: states.us-east-1.amazonaws.com unreachable"
     )
     assert str(gave_up.value) == reason
+
+
+def test_a_rejected_delivery_fails_the_step_at_once_without_running_the_work():
+    # GIVEN a delivery whose body was malformed but named job-1 (first receive)
+    reports, work = Reports(), Work(result=THUMBNAILS)
+    runner = StepRunner(worker=WORKER, jobs=Claims(next_attempt=1), reconcile=reports, work=work)
+
+    # WHEN the runner rejects it
+    outcome = runner.reject("job-1", 1, "malformed message: bucket: Field required")
+
+    # THEN the step is reported FAILED with that reason, the work never ran, and SQS is not asked again
+    assert outcome == "failed"
+    assert work.calls == []
+    [completion] = reports.completions
+    assert (completion.job_id, completion.step, completion.succeeded) == ("job-1", "resize", False)
+    assert completion.error == "malformed message: bucket: Field required"
