@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import graph_svg, operations, render, trace_commands, workflow_sources
+from pixelpipe_cli import cost, graph_svg, operations, render, trace_commands, workflow_sources
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target, current_target, state_dir, target_file
 from pixelpipe_emulator.stack import DEFAULT_PORT, LocalStack
@@ -336,6 +336,7 @@ def _print_records(records: list[dict], as_json: bool) -> None:
 
 
 trace_commands.register(app)
+cost.register(app)
 
 if __name__ == "__main__":
     app()
