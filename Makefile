@@ -68,10 +68,8 @@ format: setup ## Apply ruff's fixes and formatting
 test: setup checkov lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks)
 	$(BIN)/pytest -q
 
-bench: setup ## Benchmarks, each printing ratios against a baseline timed in the same run
-	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_resize.py
-	PYTHONPATH=lambdas $(BIN)/python benchmarks/bench_labels.py
-	$(BIN)/python benchmarks/bench_pipeline.py --jobs 60
+bench: setup ## Every benchmark and the cost model; writes docs/performance.md, last line one JSON summary
+	$(BIN)/python benchmarks/run_all.py
 
 soak: setup ## N uploads (default 200) with duplicates, bad files and injected faults; one JSON line
 	$(BIN)/python tools/soak.py --jobs $(N)
