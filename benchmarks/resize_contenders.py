@@ -50,7 +50,7 @@ SOURCES = [
     Source("1 MP JPEG", "chelsea.png", 1226, 816, "JPEG"),
     Source("12 MP JPEG", "coffee.png", 4240, 2827, "JPEG"),
     Source("48 MP JPEG", "astronaut.png", 8000, 6000, "JPEG"),
-    Source("4 MP PNG", "motorcycle_left.png", 2450, 1632, "PNG"),
+    Source("2 MP PNG", "motorcycle_left.png", 1730, 1152, "PNG"),
     Source("4 MP WebP", "chelsea.png", 2450, 1630, "WEBP"),
 ]
 

@@ -71,7 +71,8 @@ def resize_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         "## Resize: make_thumbnails against libvips and Pillow\n\n"
         "`.venv/bin/python benchmarks/bench_resize.py` — every contender makes the configured sizes at the "
         "configured encoder settings (q85, progressive, optimized Huffman). Ratios are make_thumbnails' "
-        "minimum time over the other's minimum (below 1 is faster); SSIM is against a float Lanczos resize of "
+        "minimum time over the other's minimum (below 1 is faster); SSIM is against a float Lanczos resize "
+        "of "
         "the full decode. pyvips uses libvips' own thread pool; Pillow runs on one thread.\n\n"
         "| source | vs best pyvips (goal ≤ 0.8) | vs unavoidable work (goal ≤ 1.2 at 12 MP, ≤ 1.5 at 1 MP) "
         "| vs naive Pillow |\n|---|---:|---:|---:|\n"
@@ -94,14 +95,16 @@ def cost_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     what_if = "\n".join(f"| {row['scenario']} | {row['usdPer1000Images']:.4f} |" for row in result["whatIf"])
     text = (
         "## Cost per 1,000 images\n\n"
-        f"`.venv/bin/pixelpipe cost --measure` — {result['prices']}, averaged over {jobs} COMPLETE jobs of the "
-        "bundled samples processed on a private local stack. Durations are this machine's, taken as one Lambda "
+        f"`.venv/bin/pixelpipe cost --measure` — {result['prices']}, averaged over {jobs} COMPLETE jobs of "
+        "the bundled samples processed on a private local stack. Durations are this machine's, taken as one "
+        "Lambda "
         "vCPU per core; waiting on AWS calls is moto's latency.\n\n"
         f"| service | item | quantity per 1,000 | $ | share |\n|---|---|---:|---:|---:|\n{lines}\n"
         f"| **total** | | | **{result['usdPer1000Images']:.4f}** | 100% |\n\n"
         f"| what if… | $ per 1,000 images |\n|---|---:|\n"
         f"| configured pipeline | {result['usdPer1000Images']:.4f} |\n{what_if}\n\n"
-        f"Prices not re-checked on AWS's page while writing the table: {', '.join(result['unverifiedPrices'])}.\n"
+        "Prices not re-checked on AWS's page while writing the table: "
+        f"{', '.join(result['unverifiedPrices'])}.\n"
     )
     return text, {"usd_per_1000_images": result["usdPer1000Images"]}
 
@@ -146,7 +149,8 @@ def main() -> None:
         header = (
             "# Performance and cost\n\n"
             f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {seconds:.0f} s, on "
-            f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: other work shares the "
+            f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: other work shares "
+            "the "
             "machine, so compare ratios measured in the same run, not absolute times). Summary:\n\n"
             f"```json\n{json.dumps(metrics, indent=2)}\n```\n\n"
         )

@@ -25,7 +25,6 @@ from pixelpipe.logic.jobs import JobMessage
 from pixelpipe_cli import render
 from pixelpipe_cli.cost_model import (
     LOG_EVENT_OVERHEAD_BYTES,
-    CostLine,
     FunctionUsage,
     Scenario,
     Usage,
@@ -51,9 +50,16 @@ def _asl_resources() -> dict[str, str]:
 def _function_specs() -> dict[str, dict[str, Any]]:
     """Function name → {memory_mb, batch_size, from_queue}, from pipeline.json."""
     config = pipeline_config()
-    specs = {name: {"memory_mb": f["memory_mb"], "batch_size": 1, "from_queue": False} for name, f in config["functions"].items()}
+    specs = {
+        name: {"memory_mb": f["memory_mb"], "batch_size": 1, "from_queue": False}
+        for name, f in config["functions"].items()
+    }
     for worker in workers().values():
-        specs[worker.function] = {"memory_mb": worker.memory_mb, "batch_size": worker.batch_size, "from_queue": True}
+        specs[worker.function] = {
+            "memory_mb": worker.memory_mb,
+            "batch_size": worker.batch_size,
+            "from_queue": True,
+        }
     return specs
 
 
@@ -87,11 +93,16 @@ class JobMeasure:
             elif span["kind"] == "state" and hop_kind == "state machine":
                 self.states[resources.get(span["name"], "")] += 1
         message = JobMessage(
-            job["jobId"], job["source"]["bucket"], job["source"]["key"], job["source"].get("versionId"),
+            job["jobId"],
+            job["source"]["bucket"],
+            job["source"]["key"],
+            job["source"].get("versionId"),
             job.get("expectedSteps", []),
         )
         # SNS and SQS count message attributes (name, type, value) towards the billed size.
-        self.message_bytes = len(message.to_json()) + len("steps" + "String.Array" + json.dumps(message.steps))
+        self.message_bytes = len(message.to_json()) + len(
+            "steps" + "String.Array" + json.dumps(message.steps)
+        )
         self.message_bytes += len("jobId" + "String" + message.job_id)
         self.item_bytes = len(json.dumps(job, default=str))  # close to DynamoDB's attribute-name+value size
         thumbnails = {t["key"]: t["bytes"] for t in job.get("thumbnails", [])}
@@ -253,8 +264,12 @@ def _lines_table(result: dict[str, Any]) -> Table:
     base = result["usdPer1000Images"] or 1.0
     for line in result["lines"]:
         table.add_row(
-            line["service"], line["item"], f"{line['quantity']:,.4g}", line["unit"],
-            f"{line['usd']:.5f}", f"{line['usd'] / base:.1%}",
+            line["service"],
+            line["item"],
+            f"{line['quantity']:,.4g}",
+            line["unit"],
+            f"{line['usd']:.5f}",
+            f"{line['usd'] / base:.1%}",
         )
     table.add_row("total", "", "", "", f"{result['usdPer1000Images']:.4f}", "100%", style="bold")
     return table
@@ -267,14 +282,17 @@ def _what_if_table(result: dict[str, Any]) -> Table:
     table.add_column("change", justify="right")
     base = result["usdPer1000Images"] or 1.0
     for row in result["whatIf"]:
-        table.add_row(row["scenario"], f"{row['usdPer1000Images']:.4f}", f"{row['usdPer1000Images'] / base - 1:+.1%}")
+        table.add_row(
+            row["scenario"], f"{row['usdPer1000Images']:.4f}", f"{row['usdPer1000Images'] / base - 1:+.1%}"
+        )
     return table
 
 
 def cost(
     images: Annotated[int, typer.Option(help="Also show the cost of this many images.")] = 1000,
     measure: Annotated[
-        bool, typer.Option("--measure", help="Process the bundled samples on a private stack and measure them.")
+        bool,
+        typer.Option("--measure", help="Process the bundled samples on a private stack and measure them."),
     ] = False,
     limit: Annotated[int, typer.Option(help="How many recent COMPLETE jobs to average.")] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,

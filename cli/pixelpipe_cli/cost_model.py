@@ -153,7 +153,13 @@ def cost_lines(usage: Usage, scenario: Scenario) -> list[CostLine]:
         "RRU",
         price("dynamodb_read_unit"),
     )
-    add("Step Functions", "Express executions", usage.express_executions, "requests", price("sfn_express_request"))
+    add(
+        "Step Functions",
+        "Express executions",
+        usage.express_executions,
+        "requests",
+        price("sfn_express_request"),
+    )
     express_gb_s = sum(express_gb_seconds(ms) for ms in usage.express_ms)
     add("Step Functions", "Express duration", express_gb_s, "GB-s", price("sfn_express_gb_second"))
     express_logs = {"ALL": usage.express_log_bytes_all, "ERROR": usage.express_log_bytes_error}.get(
@@ -171,7 +177,9 @@ def cost_lines(usage: Usage, scenario: Scenario) -> list[CostLine]:
             add(service, item, usage.requests[key], unit, price(_REQUEST_PRICES[key]))
     add("S3", "storage, one month", usage.stored_bytes / GB, "GB-month", price("s3_storage_gb_month"))
     if scenario.rekognition:
-        add("Rekognition", "DetectLabels", usage.labelled_images, "images", price("rekognition_detect_labels"))
+        add(
+            "Rekognition", "DetectLabels", usage.labelled_images, "images", price("rekognition_detect_labels")
+        )
     add("X-Ray", "traces recorded", usage.traces, "traces", price("xray_trace_recorded"))
     return sorted(lines, key=lambda line: line.usd, reverse=True)
 

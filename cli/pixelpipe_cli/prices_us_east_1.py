@@ -39,7 +39,9 @@ PRICES: dict[str, Price] = {
     "lambda_request": Price(0.20 / 1e6, "invocation", LAMBDA_PAGE, True),
     # Express: per execution, plus duration rounded up to 100 ms at memory billed in 64 MB chunks.
     "sfn_express_request": Price(1.00 / 1e6, "execution", SFN_PAGE, True),
-    "sfn_express_gb_second": Price(0.00001667, "GB-second (first 1,000 GB-hours: $0.06/GB-hour)", SFN_PAGE, True),
+    "sfn_express_gb_second": Price(
+        0.00001667, "GB-second (first 1,000 GB-hours: $0.06/GB-hour)", SFN_PAGE, True
+    ),
     # Every 64 KB chunk of a payload is billed as one request.
     "sqs_request": Price(0.40 / 1e6, "request per 64 KB chunk (standard queue)", SQS_PAGE, False),
     "sns_publish": Price(0.50 / 1e6, "publish per 64 KB chunk (standard topic)", SNS_PAGE, False),
@@ -53,7 +55,9 @@ PRICES: dict[str, Price] = {
     "s3_get": Price(0.0004 / 1000, "GET, HEAD or other request", S3_PAGE, False),
     "s3_storage_gb_month": Price(0.023, "GB-month (Standard, first 50 TB)", S3_PAGE, False),
     # DetectLabels is a Group 2 API; first tier is the first million images a month.
-    "rekognition_detect_labels": Price(0.001, "image (DetectLabels, first 1M a month)", REKOGNITION_PAGE, False),
+    "rekognition_detect_labels": Price(
+        0.001, "image (DetectLabels, first 1M a month)", REKOGNITION_PAGE, False
+    ),
     "xray_trace_recorded": Price(5.00 / 1e6, "trace recorded", XRAY_PAGE, True),
     "xray_trace_retrieved": Price(0.50 / 1e6, "trace retrieved or scanned", XRAY_PAGE, True),
     "logs_ingested_gb": Price(0.50, "GB ingested (standard log class)", CLOUDWATCH_PAGE, True),
