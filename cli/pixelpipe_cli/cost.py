@@ -66,8 +66,13 @@ def _function_specs() -> dict[str, dict[str, Any]]:
 class JobMeasure:
     """The quantities of one job, read from its trace, record and reconcile executions."""
 
-    def __init__(self, target: Target, job: dict[str, Any], resources: dict[str, str]) -> None:
-        spans = job_trace(target, job)["spans"]
+    def __init__(
+        self,
+        spans: list[dict[str, Any]],
+        job: dict[str, Any],
+        resources: dict[str, str],
+        log_bytes: tuple[int, int],
+    ) -> None:
         self.function_ms: Counter[str] = Counter()
         self.waiting_ms: Counter[str] = Counter()
         self.invocations: Counter[str] = Counter()
@@ -107,7 +112,12 @@ class JobMeasure:
         self.item_bytes = len(json.dumps(job, default=str))  # close to DynamoDB's attribute-name+value size
         thumbnails = {t["key"]: t["bytes"] for t in job.get("thumbnails", [])}
         self.stored_bytes = int(job["source"].get("size", 0)) + sum(thumbnails.values())
-        self.log_all, self.log_error = _execution_log_bytes(target, job.get("executions", []))
+        self.log_all, self.log_error = log_bytes
+
+
+def measure_job(target: Target, job: dict[str, Any], resources: dict[str, str]) -> JobMeasure:
+    spans = job_trace(target, job)["spans"]
+    return JobMeasure(spans, job, resources, _execution_log_bytes(target, job.get("executions", [])))
 
 
 def _execution_log_bytes(target: Target, arns: list[str]) -> tuple[int, int]:
@@ -207,7 +217,7 @@ def measure_jobs(target: Target, limit: int, log_dir: Path | None) -> tuple[Usag
     resources = _asl_resources()
     measures = []
     for job in jobs:
-        measure = JobMeasure(target, job, resources)
+        measure = measure_job(target, job, resources)
         if measure.function_ms:
             measures.append(measure)
     if not measures:

@@ -112,3 +112,50 @@ def test_every_price_names_its_unit_and_an_aws_page():
     for name, price in PRICES.items():
         assert price.usd >= 0 and price.unit, name
         assert price.source.startswith("https://aws.amazon.com/"), name
+
+
+def _span(name, kind, depth, ms):
+    return {"name": name, "kind": kind, "depth": depth, "durationMs": ms, "offsetMs": 0.0, "segmentId": "x"}
+
+
+def test_a_job_trace_becomes_per_job_usage_with_configured_batching():
+    from pixelpipe_cli.cost import JobMeasure, usage_of
+
+    # GIVEN a job trace as `pixelpipe trace --json` shows it: dispatch, a queue hop, a worker, an execution
+    spans = [
+        _span("dispatch-tasks", "function", 0, 40),
+        _span("DynamoDB PutItem", "aws", 1, 5),
+        _span("SNS Publish", "aws", 1, 5),
+        _span("resize-queue", "queue wait", 0, 900),
+        _span("resize-worker", "function", 0, 120),
+        _span("## resize job", "local", 1, 110),
+        _span("S3 GetObject", "aws", 2, 10),
+        _span("S3 PutObject", "aws", 2, 10),
+        _span("pixelpipe-reconcile", "state machine", 0, 150),
+        _span("Record step success", "state", 1, 20),
+        _span("Count step result", "state", 1, 20),
+    ]
+    resources = {
+        "Record step success": "arn:aws:states:::dynamodb:updateItem",
+        "Count step result": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
+    }
+    job = {
+        "jobId": "j-1",
+        "source": {"bucket": "b", "key": "uploads/cat.jpg", "versionId": "v", "size": 2000},
+        "expectedSteps": ["resize"],
+        "thumbnails": [{"key": "t/1024.jpg", "bytes": 500}],
+    }
+    # WHEN it is measured and averaged
+    usage = usage_of([JobMeasure(spans, job, resources, (3000, 0))])
+    # THEN durations split into compute and waiting, calls are counted, batching comes from pipeline.json
+    resize = usage.functions["resize-worker"]
+    assert (resize.compute_ms, resize.waiting_ms) == (100, 20)
+    assert resize.invocations_per_job == pytest.approx(1 / resize.batch_size)
+    assert usage.functions["dispatch-tasks"].invocations_per_job == 1
+    assert usage.requests["s3_put"] == 2  # the thumbnail and the upload itself
+    assert usage.requests["s3_get"] == 1
+    assert usage.requests["metrics_put"] == 1
+    assert (usage.sns_publishes, usage.sqs_messages, usage.dynamodb_writes) == (1, 1, 2)
+    assert usage.express_ms == [150] and usage.express_log_bytes_all == 3000
+    assert usage.labelled_images == 0  # no analysis step: no DetectLabels call
+    assert usage.stored_bytes == 2500
