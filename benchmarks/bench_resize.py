@@ -28,7 +28,9 @@ from resize_contenders import (
     SOURCES,
     UNAVOIDABLE,
     Reference,
+    fit,
     output_sizes,
+    pillow_encode,
     write_source,
 )
 
@@ -84,12 +86,48 @@ def run(repeat: int) -> dict[str, Any]:
             rounds = max(3, repeat // 2) if source.width * source.height > 20e6 else repeat
             rows = measure(path, rounds)
             results[source.name] = {
+                "stages_ms": {k: round(v, 2) for k, v in stages(path, rounds).items()},
                 "file_bytes": path.stat().st_size,
                 "rounds": rounds,
                 "rows": rows,
                 "ratios": ratios(rows),
             }
     return results
+
+
+def stages(path: Path, repeat: int) -> dict[str, float]:
+    """Minimum milliseconds of each stage of make_thumbnails' work (decode with draft, each resample, each
+    encode), redone step by step with the same Pillow calls, so a profile shows where the time goes."""
+    from PIL import Image
+
+    def fastest(action: Any) -> tuple[float, Any]:
+        best, result = float("inf"), None
+        for _ in range(repeat):
+            started = time.perf_counter()
+            result = action()
+            best = min(best, (time.perf_counter() - started) * 1000)
+        return best, result
+
+    def decode() -> Image.Image:
+        with Image.open(path) as image:
+            image.draft("RGB", fit(*image.size, max(SIZES)))
+            image.load()
+            return image.convert("RGB")
+
+    with Image.open(path) as image:
+        original = image.size
+    timings: dict[str, float] = {}
+    timings["decode (draft)"], current = fastest(decode)
+    for size in sorted(SIZES, reverse=True):
+        target = fit(*original, size)
+        source = current
+        timings[f"Lanczos {source.width}x{source.height} → {target[0]}x{target[1]}"], current = fastest(
+            lambda source=source, target=target: source.resize(
+                target, Image.Resampling.LANCZOS, reducing_gap=3.0
+            )
+        )
+        timings[f"encode {target[0]}x{target[1]}"], _ = fastest(lambda image=current: pillow_encode(image))
+    return timings
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -111,7 +149,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {name} | {row['min_ms']:.1f} | {row['median_ms']:.1f} | {ours / row['min_ms']:.2f}× "
                 f"| {row['bytes']:,} | {ssim} |"
             )
-        lines.append("")
+        profile = ", ".join(f"{stage} {ms:.1f}" for stage, ms in result["stages_ms"].items())
+        lines += ["", f"Where make_thumbnails' time goes (min ms per stage): {profile}.", ""]
     return "\n".join(lines)
 
 

@@ -86,7 +86,7 @@ def project(path: Path) -> list[bytes]:
     return [t.data for t in make_thumbnails(path.read_bytes(), SIZES, FORMAT, QUALITY, LIMITS)]
 
 
-def _pillow_encode(image: Image.Image) -> bytes:
+def pillow_encode(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, FORMAT, **_PILLOW_SAVE)
     return buffer.getvalue()
@@ -98,7 +98,7 @@ def pillow_documented(path: Path) -> list[bytes]:
     for size in SIZES:
         with Image.open(path) as image:
             image.thumbnail((size, size))
-            outputs.append(_pillow_encode(image))
+            outputs.append(pillow_encode(image))
     return outputs
 
 
@@ -109,7 +109,7 @@ def pillow_naive(path: Path) -> list[bytes]:
         with Image.open(path) as image:
             image.load()
             image.thumbnail((size, size), Image.Resampling.LANCZOS)
-            outputs.append(_pillow_encode(image))
+            outputs.append(pillow_encode(image))
     return outputs
 
 
@@ -139,11 +139,11 @@ def unavoidable(path: Path) -> list[bytes]:
     count (a crop, no resampling). Anything a resizer does beyond this is its resampling and overhead."""
     with Image.open(path) as image:
         width, height = image.size
-        targets = [_fit(width, height, size) for size in SIZES]
+        targets = [fit(width, height, size) for size in SIZES]
         image.draft("RGB", max(targets))
         image.load()
         rgb = image.convert("RGB")
-    return [_pillow_encode(rgb.crop((0, 0, *target))) for target in targets]
+    return [pillow_encode(rgb.crop((0, 0, *target))) for target in targets]
 
 
 CONTENDERS: dict[str, Callable[[Path], list[bytes]]] = {
@@ -160,7 +160,7 @@ UNAVOIDABLE = "unavoidable (draft decode + encodes)"
 PROJECT = "make_thumbnails"
 
 
-def _fit(width: int, height: int, side: int) -> tuple[int, int]:
+def fit(width: int, height: int, side: int) -> tuple[int, int]:
     scale = min(1.0, side / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 

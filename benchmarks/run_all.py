@@ -40,6 +40,39 @@ METRICS = [
     "usd_per_1000_images",
 ]
 
+# Issue 12's goals: metric -> (comparison, limit). A ratio is make_thumbnails' time over the other's.
+GOALS = {
+    "resize_vs_pyvips": ("<=", 0.8),
+    "resize_vs_pyvips_1mp": ("<=", 0.8),
+    "resize_vs_unavoidable": ("<=", 1.2),
+    "resize_vs_unavoidable_1mp": ("<=", 1.5),
+    "dispatch_import_ms": ("<=", 150),
+    "sweeper_import_ms": ("<=", 150),
+    "resize_import_ms": ("<=", 250),
+    "analysis_import_ms": ("<=", 250),
+    "jobs_per_s": (">=", 20),
+    "overhead_vs_bare": ("<=", 1.0),
+}
+
+
+def goals_table(metrics: dict[str, Any]) -> str:
+    """Each goal against this run: met, or missed and by how much (ssim_min is held to pyvips's)."""
+    rows = []
+    for key, (comparison, limit) in GOALS.items():
+        value = metrics.get(key)
+        if value is None:
+            verdict = "not measured yet"
+        elif (value <= limit) if comparison == "<=" else (value >= limit):
+            verdict = "met"
+        else:
+            verdict = f"missed by {abs(value / limit - 1):.0%}"
+        rows.append(f"| {key} | {comparison} {limit} | {value if value is not None else '—'} | {verdict} |")
+    ssim, floor = metrics.get("ssim_min"), metrics.get("ssim_min_pyvips")
+    if ssim is not None and floor is not None:
+        rows.append(f"| ssim_min | >= pyvips's {floor} | {ssim} | {'met' if ssim >= floor else 'missed'} |")
+    return "| goal | target | this run | verdict |\n|---|---|---:|---|\n" + "\n".join(rows) + "\n"
+
+
 Section = Callable[[argparse.Namespace], tuple[str, dict[str, Any]]]
 
 
@@ -98,7 +131,9 @@ def cost_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         f"`.venv/bin/pixelpipe cost --measure` — {result['prices']}, averaged over {jobs} COMPLETE jobs of "
         "the bundled samples processed on a private local stack. Durations are this machine's, taken as one "
         "Lambda "
-        "vCPU per core; waiting on AWS calls is moto's latency.\n\n"
+        "vCPU per core; waiting on AWS calls is moto's latency, and Express durations are moto's interpreter "
+        "(slower than AWS: an upper bound)."
+        "\n\n"
         f"| service | item | quantity per 1,000 | $ | share |\n|---|---|---:|---:|---:|\n{lines}\n"
         f"| **total** | | | **{result['usdPer1000Images']:.4f}** | 100% |\n\n"
         f"| what if… | $ per 1,000 images |\n|---|---:|\n"
@@ -152,7 +187,7 @@ def main() -> None:
             f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: other work shares "
             "the "
             "machine, so compare ratios measured in the same run, not absolute times). Summary:\n\n"
-            f"```json\n{json.dumps(metrics, indent=2)}\n```\n\n"
+            f"```json\n{json.dumps(metrics, indent=2)}\n```\n\n{goals_table(metrics)}\n"
         )
         (REPOSITORY / "docs" / "performance.md").write_text(header + "\n".join(texts))
     print(json.dumps(metrics))
