@@ -13,7 +13,7 @@ import json
 import statistics
 import tempfile
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,6 +63,17 @@ def _function_specs() -> dict[str, dict[str, Any]]:
     return specs
 
 
+@dataclass
+class Executions:
+    """A job's reconcile executions as the state machine's own history tells them (more complete than the
+    trace, whose execution segments are written after each execution ends)."""
+
+    durations_ms: list[float] = field(default_factory=list)
+    states: Counter[str] = field(default_factory=Counter)  # Task resource ARN -> states entered
+    log_all: int = 0  # bytes written at logging level ALL (every event with its data)
+    log_error: int = 0  # bytes written at logging level ERROR
+
+
 class JobMeasure:
     """The quantities of one job, read from its trace, record and reconcile executions."""
 
@@ -71,7 +82,7 @@ class JobMeasure:
         spans: list[dict[str, Any]],
         job: dict[str, Any],
         resources: dict[str, str],
-        log_bytes: tuple[int, int],
+        executions: Executions | None = None,
     ) -> None:
         self.function_ms: Counter[str] = Counter()
         self.waiting_ms: Counter[str] = Counter()
@@ -112,26 +123,33 @@ class JobMeasure:
         self.item_bytes = len(json.dumps(job, default=str))  # close to DynamoDB's attribute-name+value size
         thumbnails = {t["key"]: t["bytes"] for t in job.get("thumbnails", [])}
         self.stored_bytes = int(job["source"].get("size", 0)) + sum(thumbnails.values())
-        self.log_all, self.log_error = log_bytes
+        if executions is not None:
+            self.express_ms, self.states = executions.durations_ms, executions.states
+        self.log_all, self.log_error = (executions.log_all, executions.log_error) if executions else (0, 0)
 
 
 def measure_job(target: Target, job: dict[str, Any], resources: dict[str, str]) -> JobMeasure:
     spans = job_trace(target, job)["spans"]
-    return JobMeasure(spans, job, resources, _execution_log_bytes(target, job.get("executions", [])))
+    executions = _executions(target, job.get("executions", []), resources) if target.is_local else None
+    return JobMeasure(spans, job, resources, executions)
 
 
-def _execution_log_bytes(target: Target, arns: list[str]) -> tuple[int, int]:
-    """Bytes Express logging writes for these executions at level ALL (every event with its data), ERROR."""
-    if not target.is_local or not arns:
-        return 0, 0
+def _executions(target: Target, arns: list[str], resources: dict[str, str]) -> Executions:
+    """Durations, Task states entered and log bytes of the job's executions, from the emulator's history."""
     sfn = target.client("stepfunctions")
-    every, errors = 0, 0
+    found = Executions()
     for arn in arns:
+        described = sfn.describe_execution(executionArn=arn)
+        if described.get("stopDate"):
+            found.durations_ms.append((described["stopDate"] - described["startDate"]).total_seconds() * 1000)
         for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
             size = len(json.dumps({**event, "execution_arn": arn}, default=str)) + LOG_EVENT_OVERHEAD_BYTES
-            every += size
-            errors += size if event["type"].endswith(_ERROR_EVENTS) else 0
-    return every, errors
+            found.log_all += size
+            found.log_error += size if event["type"].endswith(_ERROR_EVENTS) else 0
+            entered = event.get("stateEnteredEventDetails", {}).get("name")
+            if entered and resources.get(entered):
+                found.states[resources[entered]] += 1
+    return found
 
 
 def _count(calls: Counter[str], *names: str) -> int:

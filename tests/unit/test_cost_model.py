@@ -119,7 +119,9 @@ def _span(name, kind, depth, ms):
 
 
 def test_a_job_trace_becomes_per_job_usage_with_configured_batching():
-    from pixelpipe_cli.cost import JobMeasure, usage_of
+    from collections import Counter
+
+    from pixelpipe_cli.cost import Executions, JobMeasure, usage_of
 
     # GIVEN a job trace as `pixelpipe trace --json` shows it: dispatch, a queue hop, a worker, an execution
     spans = [
@@ -146,7 +148,8 @@ def test_a_job_trace_becomes_per_job_usage_with_configured_batching():
         "thumbnails": [{"key": "t/1024.jpg", "bytes": 500}],
     }
     # WHEN it is measured and averaged
-    usage = usage_of([JobMeasure(spans, job, resources, (3000, 0))])
+    history = Executions([150], Counter(resources.values()), log_all=3000, log_error=0)
+    usage = usage_of([JobMeasure(spans, job, resources, history)])
     # THEN durations split into compute and waiting, calls are counted, batching comes from pipeline.json
     resize = usage.functions["resize-worker"]
     assert (resize.compute_ms, resize.waiting_ms) == (100, 20)
