@@ -251,7 +251,7 @@ def measure_jobs(target: Target, limit: int, log_dir: Path | None) -> tuple[Usag
 
 def measure_on_private_stack(paths: list[Path]) -> tuple[Usage, int]:
     """Process `paths` on a private local stack (as `pixelpipe demo` does) and measure the finished jobs."""
-    from pixelpipe_cli.stack import LocalStack
+    from pixelpipe_emulator.stack import LocalStack
 
     with tempfile.TemporaryDirectory(prefix="pixelpipe-cost-") as home, LocalStack(Path(home)) as stack:
         client = JobsClient(stack.target)
