@@ -22,7 +22,8 @@ from rich.table import Table
 
 from pixelpipe.config import pipeline_config, workers
 from pixelpipe.logic.jobs import JobMessage
-from pixelpipe_cli import render
+from pixelpipe_cli import SAMPLES, render
+from pixelpipe_cli.asl_model import load_definition
 from pixelpipe_cli.cost_model import (
     LOG_EVENT_OVERHEAD_BYTES,
     FunctionUsage,
@@ -37,13 +38,12 @@ from pixelpipe_cli.prices_us_east_1 import AS_OF, PRICES, REGION
 from pixelpipe_cli.target import Target, current_target, state_dir
 from pixelpipe_cli.traces import job_trace
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 _ERROR_EVENTS = ("Failed", "TimedOut", "Aborted")
 
 
 def _asl_resources() -> dict[str, str]:
     """State name → Task resource ARN of the reconcile state machine."""
-    definition = json.loads((REPOSITORY / pipeline_config()["state_machine"]["definition"]).read_text())
+    definition = load_definition()
     return {name: state.get("Resource", "") for name, state in definition["States"].items()}
 
 
@@ -327,7 +327,7 @@ def cost(
 ) -> None:
     """Dollars per 1,000 images at list prices, from measured jobs: what dominates, and what-ifs."""
     if measure:
-        samples = sorted(p for p in (REPOSITORY / "samples").iterdir() if p.suffix in (".png", ".jpg"))
+        samples = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
         usage, jobs = measure_on_private_stack(samples)
     else:
         usage, jobs = measure_jobs(current_target(), limit, state_dir() / "logs")

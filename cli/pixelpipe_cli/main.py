@@ -7,7 +7,6 @@ import tempfile
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import cost, graph_svg, operations, render, trace_commands, workflow_sources
+from pixelpipe_cli import SAMPLES, cost, graph_svg, operations, render, trace_commands, workflow_sources
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target, current_target, state_dir, target_file
 from pixelpipe_emulator.stack import DEFAULT_PORT, LocalStack
@@ -26,7 +25,6 @@ app = typer.Typer(
 )
 
 # The bundled samples: the repository's samples/ (linked into this package, copied into the wheel).
-SAMPLES = Path(str(resources.files(__package__).joinpath("samples")))
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print records as JSON.")]
 
 
