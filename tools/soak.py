@@ -30,7 +30,7 @@ from PIL import Image
 
 from pixelpipe.logic.jobs import SourceObject, job_id_for
 from pixelpipe.logic.lifecycle import JobStatus, terminal_transitions
-from pixelpipe_cli import operations
+from pixelpipe_cli import dlq as dead_letters
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import S3_EVENTS_QUEUE
 from pixelpipe_emulator.faults import injected
@@ -167,7 +167,7 @@ def soak(
             job_keys = {job_id: key for job_id, key, _ in uploaded}
             records = client.wait(job_keys, timeout=300 + jobs * 1.5)
             seconds = time.monotonic() - started
-            in_dlq = sum(summary.approximate for summary in operations.dlq_list(target))
+            in_dlq = sum(summary.approximate for summary in dead_letters.dlq_list(target))
             emulator_end = rss_mb(stack.emulator_pid)
             stored = stored_mb(s3, [target.upload_bucket, target.thumbnail_bucket])
             faults = len(injected(stack.faults_log))

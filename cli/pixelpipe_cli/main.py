@@ -15,7 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import SAMPLES, cost, graph_svg, operations, render, trace_commands, workflow_sources
+from pixelpipe_cli import SAMPLES, cost, graph_svg, render, trace_commands, workflow_sources
+from pixelpipe_cli import dlq as dead_letters
+from pixelpipe_cli import retry as retries
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target, current_target, state_dir, target_file
 from pixelpipe_emulator.stack import DEFAULT_PORT, LocalStack
@@ -242,8 +244,8 @@ def retry(
     target = current_target()
     if job_id is not None:
         try:
-            result = operations.retry_job(target, job_id, step, force)
-        except operations.OperationError as error:
+            result = retries.retry_job(target, job_id, step, force)
+        except retries.OperationError as error:
             raise _fail(error) from None
         if as_json:
             render.print_json([result.job_id])
@@ -258,7 +260,7 @@ def retry(
     columns = (TextColumn("retrying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=render.error_console, transient=True, disable=as_json) as progress:
         task = progress.add_task("retry", total=None)
-        outcome = operations.retry_failed(
+        outcome = retries.retry_failed(
             target,
             _since(since),
             limit,
@@ -296,8 +298,8 @@ def dlq_list(
 ) -> None:
     """Messages per DLQ, with a sample (job id or upload, receive count); nothing is consumed."""
     try:
-        summaries = operations.dlq_list(current_target(), queue, sample)
-    except operations.OperationError as error:
+        summaries = dead_letters.dlq_list(current_target(), queue, sample)
+    except retries.OperationError as error:
         raise _fail(error) from None
     if as_json:
         render.print_json([{**asdict(s), "approximate": s.approximate} for s in summaries])
@@ -311,18 +313,16 @@ def dlq_redrive(queue: QueueOption = None, as_json: JsonFlag = False) -> None:
     re-deliver the S3 events dispatch-tasks failed on (it is idempotent: no job is duplicated)."""
     target = current_target()
     try:
-        reports = operations.dlq_redrive(target, queue)
-    except operations.OperationError as error:
+        reports = dead_letters.dlq_redrive(target, queue)
+    except retries.OperationError as error:
         raise _fail(error) from None
     if as_json:
         render.print_json([asdict(r) for r in reports])
     else:
         render.console.print(render.redrive_table(reports))
-        if not target.is_local and any(r.task_handle for r in reports):
-            render.console.print(
-                "Move tasks run asynchronously; `aws sqs list-message-move-tasks` shows them."
-            )
-    if any(r.not_moved for r in reports):
+        if any(r.task_status in ("RUNNING", "CANCELLING") for r in reports):
+            render.console.print("Move tasks still running; `aws sqs list-message-move-tasks` follows them.")
+    if any(r.not_moved or r.task_status in ("FAILED", "CANCELLED") for r in reports):
         raise typer.Exit(1)
 
 

@@ -145,7 +145,7 @@ def execution_events_table(trace: Any) -> Table:
 
 
 def dlq_table(summaries: list[Any]) -> Table:
-    """Per DLQ (operations.DlqSummary): counts, then a sample of its messages.
+    """Per DLQ (dlq.DlqSummary): counts, then a sample of its messages.
 
     A worker DLQ's sample names jobs; the dispatch failures queue's names uploads (no job exists yet).
     """
@@ -165,12 +165,14 @@ def dlq_table(summaries: list[Any]) -> Table:
 
 
 def redrive_table(reports: list[Any]) -> Table:
-    """What a DLQ redrive did per worker (operations.RedriveReport)."""
+    """What a DLQ redrive did per worker (redrivers.RedriveReport)."""
     table = Table(title="DLQ redrive")
     for column in ("step", "found", "moved", "not moved", "jobs reopened", "how"):
         table.add_column(column, overflow="fold")
     for report in reports:
-        how = report.mode + (f" {report.task_handle}" if report.task_handle else "")
+        how = report.mode + (f" {report.task_status}" if report.task_status else "")
+        how += f": {report.failure_reason}" if report.failure_reason else ""
+        how += f" ({report.task_handle})" if report.task_handle else ""
         table.add_row(
             literal(report.step),
             literal(report.found),

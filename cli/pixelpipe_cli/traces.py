@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pixelpipe.logic.clock import parse_iso
@@ -36,29 +37,59 @@ def console_url(target: Target, trace_id: str) -> str:
     return f"https://{target.region}.console.aws.amazon.com/cloudwatch/home?region={target.region}#xray:traces/{trace_id}"
 
 
+# BatchGetTraces takes at most this many trace ids per call (X-Ray API reference).
+BATCH_GET_TRACES_MAX_IDS = 5
+# Around the job's record times: the hops' traces start a little before the record changes they make.
+_WINDOW_MARGIN = timedelta(minutes=1)
+
+
 def trace_ids_for(target: Target, job: dict[str, Any]) -> list[str]:
-    """The job's own trace; on AWS also the traces linked to it (SQS → Lambda starts linked traces)."""
+    """The job's own trace; on AWS also every trace annotated with its job id.
+
+    SQS → Lambda starts a NEW trace on AWS, only linked to the producer's, so a worker's hop is not in
+    the dispatch trace the record keeps: GetTraceSummaries with `annotation.jobId` over the job's time
+    window finds them (every function annotates its segment with the job id, pixelpipe.tracing). The
+    local stack keeps every hop in the job's trace, and moto answers a FilterExpression with a 500.
+    """
     ids = [job["traceId"]] if job.get("traceId") else []
     if target.is_local:
-        return ids  # the local stack keeps every hop in the job's trace; moto has no filter expressions
-    created, finished = parse_iso(job["createdAt"]), parse_iso(job.get("completedAt") or job["updatedAt"])
+        return ids
+    start, end = _window(job)
     pages = (
         target.client("xray")
         .get_paginator("get_trace_summaries")
-        .paginate(
-            StartTime=created,
-            EndTime=finished,
-            FilterExpression=f'annotation.jobId = "{job["jobId"]}"',
-        )
+        .paginate(StartTime=start, EndTime=end, FilterExpression=f'annotation.jobId = "{job["jobId"]}"')
     )
-    return ids + [s["Id"] for page in pages for s in page["TraceSummaries"] if s["Id"] not in ids]
+    found = [summary["Id"] for page in pages for summary in page.get("TraceSummaries", [])]
+    return list(dict.fromkeys(ids + found))
+
+
+def _window(job: dict[str, Any]) -> tuple[datetime, datetime]:
+    """From just before the job was created to just after its last change (now, at the latest)."""
+    last = max(job.get(key) or job["createdAt"] for key in ("updatedAt", "completedAt"))
+    end = min(parse_iso(last) + _WINDOW_MARGIN, datetime.now(UTC))
+    return parse_iso(job["createdAt"]) - _WINDOW_MARGIN, end
 
 
 def _documents(target: Target, trace_ids: list[str]) -> list[dict[str, Any]]:
+    """Every segment document of the traces: BatchGetTraces in groups of 5, each followed to its last page."""
     if not trace_ids:
         return []
-    response = target.client("xray").batch_get_traces(TraceIds=trace_ids)
-    return [json.loads(segment["Document"]) for trace in response["Traces"] for segment in trace["Segments"]]
+    xray = target.client("xray")
+    documents = []
+    for start in range(0, len(trace_ids), BATCH_GET_TRACES_MAX_IDS):
+        request: dict[str, Any] = {"TraceIds": trace_ids[start : start + BATCH_GET_TRACES_MAX_IDS]}
+        while True:
+            response = xray.batch_get_traces(**request)
+            documents += [
+                json.loads(segment["Document"])
+                for trace in response["Traces"]
+                for segment in trace["Segments"]
+            ]
+            if not response.get("NextToken"):
+                break
+            request["NextToken"] = response["NextToken"]
+    return documents
 
 
 def spans_of(documents: list[dict[str, Any]]) -> list[Span]:

@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from pixelpipe.config import pipeline_config
-from pixelpipe_cli import operations
+from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
 from pixelpipe_emulator.provision import create_jobs_table, provision
@@ -47,7 +47,7 @@ def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job
         job_id = client.upload(SAMPLES / "cat.png", key_name="outage-cat.png")
         # THEN dispatch is tried 1 + maximum_retry_attempts times, then the S3 event is parked in the
         # dispatch failures queue instead of being dropped
-        parked = wait_until(lambda: operations.dlq_list(stack.target, "dispatch")[0].visible == 1, timeout=30)
+        parked = wait_until(lambda: dlq.dlq_list(stack.target, "dispatch")[0].visible == 1, timeout=30)
         assert parked, f"the S3 event never reached the failure queue:\n{dispatch_log(stack)[-3000:]}"
         tries = 1 + dispatch_config()["maximum_retry_attempts"]
         assert dispatch_log(stack).count("dispatch-tasks failed") == tries
@@ -91,7 +91,7 @@ def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job
         assert job is not None and job["status"] == "COMPLETE", job
         assert len(job["thumbnails"]) == 3 and job["labels"]
         assert [e["event"] for e in job["history"] if e["step"] == "dispatch"] == ["created", "published"]
-        assert operations.dlq_list(stack.target, "dispatch")[0].approximate == 0
+        assert dlq.dlq_list(stack.target, "dispatch")[0].approximate == 0
 
         # AND a second delivery of the same event (a redrive racing a retry) creates no second job
         stack.target.client("sqs").send_message(
@@ -99,7 +99,7 @@ def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job
         )
         assert wait_until(lambda: '"action":"duplicate"' in dispatch_log(stack), timeout=30)
         assert sorted(j["jobId"] for j in client.list()) == sorted([job_id, later])
-        again = operations.dlq_redrive(stack.target, "dispatch")
+        again = dlq.dlq_redrive(stack.target, "dispatch")
         assert [(r.step, r.found) for r in again] == [("dispatch", 0)]
 
 
@@ -185,12 +185,12 @@ def test_on_aws_a_redrive_re_invokes_dispatch_asynchronously_with_the_original_s
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{aws_target.dispatch_function}"
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(on_failure_record(event, arn)))
     # GIVEN the on-failure record is listed by the upload it names, with Lambda's invoke count
-    ((summary,),) = [operations.dlq_list(aws_target, "dispatch")]
+    ((summary,),) = [dlq.dlq_list(aws_target, "dispatch")]
     assert [(d.upload, d.receive_count, d.job_id) for d in summary.samples] == [
         (f"s3://{aws_target.upload_bucket}/uploads/throttled.png", 3, "")
     ]
     # WHEN it is redriven
-    (report,) = operations.dlq_redrive(aws_target, "dispatch-failures")
+    (report,) = dlq.dlq_redrive(aws_target, "dispatch-failures")
     # THEN dispatch-tasks is invoked asynchronously with the original S3 event, and the record deleted
     assert (report.step, report.mode, report.found, report.moved, report.not_moved) == (
         "dispatch",
@@ -220,11 +220,11 @@ def test_on_aws_a_record_that_could_not_be_re_invoked_stays_visible_in_the_queue
         QueueUrl=url, MessageBody=json.dumps(on_failure_record(s3_event("b", "uploads/x.png"), "arn"))
     )
     sqs.send_message(QueueUrl=url, MessageBody="not an invocation record")
-    (report,) = operations.dlq_redrive(aws_target, "dispatch")
+    (report,) = dlq.dlq_redrive(aws_target, "dispatch")
     assert (report.found, report.moved, report.not_moved) == (2, 0, 2)
-    assert operations.dlq_list(aws_target, "dispatch")[0].visible == 2  # kept, and visible again
+    assert dlq.dlq_list(aws_target, "dispatch")[0].visible == 2  # kept, and visible again
     # naming a worker's queue redrives only that one; naming none adds the dispatch queue last
-    assert [r.step for r in operations.dlq_redrive(aws_target, "resize")] == ["resize"]
-    assert [r.step for r in operations.dlq_redrive(aws_target)][-1] == "dispatch"
-    with pytest.raises(operations.OperationError, match="dispatch"):
-        operations.dlq_list(aws_target, "no-such-queue")
+    assert [r.step for r in dlq.dlq_redrive(aws_target, "resize")] == ["resize"]
+    assert [r.step for r in dlq.dlq_redrive(aws_target)][-1] == "dispatch"
+    with pytest.raises(retry.OperationError, match="dispatch"):
+        dlq.dlq_list(aws_target, "no-such-queue")

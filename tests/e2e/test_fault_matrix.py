@@ -18,7 +18,7 @@ import pytest
 
 from pixelpipe.logic.clock import format_iso
 from pixelpipe.logic.lifecycle import terminal_transitions
-from pixelpipe_cli import operations
+from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.faults import injected
 from pixelpipe_emulator.stack import LocalStack
@@ -53,7 +53,7 @@ def terminal_entries(job: dict[str, Any]) -> list[str]:
 
 
 def dead_letters(stack: LocalStack) -> int:
-    return sum(summary.approximate for summary in operations.dlq_list(stack.target))
+    return sum(summary.approximate for summary in dlq.dlq_list(stack.target))
 
 
 def assert_all_complete_once(client: JobsClient, job_ids: list[str], timeout: float = 90) -> dict:
@@ -253,7 +253,7 @@ def test_a_result_that_can_never_be_reported_fails_the_job_with_the_steps_own_re
         )
         assert "ServiceUnavailable" in job["failureReason"]
         assert terminal_entries(job) == ["FAILED"]
-        assert wait_until(lambda: operations.dlq_list(stack.target, "resize")[0].approximate == 1, timeout=20)
+        assert wait_until(lambda: dlq.dlq_list(stack.target, "resize")[0].approximate == 1, timeout=20)
 
 
 def test_retrying_a_job_older_than_its_deadline_is_not_failed_by_the_sweeper(tmp_path, monkeypatch):
@@ -274,7 +274,7 @@ def test_retrying_a_job_older_than_its_deadline_is_not_failed_by_the_sweeper(tmp
 
         # WHEN it is retried while resize is down, so it stays PENDING across several sweeps
         stack.stop_function("resize-worker")
-        operations.retry_job(stack.target, job_id, force=True)
+        retry.retry_job(stack.target, job_id, force=True)
         sweeps = stack.logs / "sweeper.log"
         swept_before = log_count(sweeps, "sweep finished")
         wait_until(lambda: log_count(sweeps, "sweep finished") >= swept_before + 3, timeout=30)
@@ -303,9 +303,7 @@ def test_redriving_a_dispatch_failure_after_the_sweeper_failed_its_job_publishes
         client = JobsClient(stack.target)
         job_id = client.upload(SAMPLES / "cat.png")
         # ... so the event is parked in the dispatch failures queue and the sweeper fails the job
-        assert wait_until(
-            lambda: operations.dlq_list(stack.target, "dispatch")[0].approximate == 1, timeout=30
-        )
+        assert wait_until(lambda: dlq.dlq_list(stack.target, "dispatch")[0].approximate == 1, timeout=30)
         failed = client.wait([job_id], timeout=30)[job_id]
         assert failed["status"] == "FAILED" and failed["failureReason"].startswith("timeout")
 
@@ -313,7 +311,7 @@ def test_redriving_a_dispatch_failure_after_the_sweeper_failed_its_job_publishes
         stack.fault_plan.write_text("[]")
         stack.stop_function("dispatch-tasks")
         stack.start_function("dispatch-tasks")
-        (report,) = operations.dlq_redrive(stack.target, "dispatch")
+        (report,) = dlq.dlq_redrive(stack.target, "dispatch")
         assert report.moved == 1
 
         # THEN the job is published, runs its steps and completes

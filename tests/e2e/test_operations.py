@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pixelpipe_cli import operations
+from pixelpipe.logic.clock import now_iso
+from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
+from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
@@ -100,14 +102,21 @@ def test_retry_refuses_a_complete_job_unless_forced_then_runs_it_again(
 
 
 def test_retry_refuses_a_pending_job_and_an_unknown_step(stack: LocalStack, client: JobsClient) -> None:
+    # GIVEN a PENDING job that stays PENDING: its record exists, but no message was ever sent for it
+    source = SourceObject(stack.target.upload_bucket, "uploads/never-sent.png", 1, "etag-never-sent")
+    pending_id = job_id_for(source)
+    assert client.table.create(new_job_record(pending_id, source, ["resize", "analysis"], now_iso()))
+    # WHEN it is retried THEN the retry is refused as PENDING, by the function and by the CLI
+    with pytest.raises(retry.OperationError, match="PENDING"):
+        retry.retry_job(stack.target, pending_id)
+    refused = cli(stack, "retry", pending_id)
+    assert refused.exit_code == 1 and "PENDING" in refused.output
+    assert client.get(pending_id)["status"] == "PENDING"  # and nothing changed
+    # GIVEN a finished job WHEN a step it does not have is named THEN that is refused too
     job_id = client.upload(SAMPLES / "cat.png", key_name="retry-pending.png")
-    job = wait_until(lambda: client.get(job_id), timeout=20)
-    if job["status"] == "PENDING":  # usually: the steps take a moment
-        with pytest.raises(operations.OperationError, match="PENDING"):
-            operations.retry_job(stack.target, job_id)
     finished(client, job_id)
-    with pytest.raises(operations.OperationError, match="no step thumbnail"):
-        operations.retry_job(stack.target, job_id, ["thumbnail"], force=True)
+    with pytest.raises(retry.OperationError, match="no step thumbnail"):
+        retry.retry_job(stack.target, job_id, ["thumbnail"], force=True)
     assert cli(stack, "retry", "no-such-job").exit_code == 1
 
 
@@ -118,7 +127,7 @@ def test_a_dlq_redrive_gets_the_dead_message_processed(impatient_config: dict, t
         client.s3.delete_bucket(Bucket=stack.target.thumbnail_bucket)
         job_id = client.upload(SAMPLES / "cat.png")
         assert finished(client, job_id)["status"] == "FAILED"
-        dead = wait_until(lambda: operations.dlq_list(stack.target, "resize")[0].visible == 1, timeout=20)
+        dead = wait_until(lambda: dlq.dlq_list(stack.target, "resize")[0].visible == 1, timeout=20)
         assert dead, "the resize message never reached the DLQ"
         listed = cli(stack, "dlq", "list", "--json")
         assert listed.exit_code == 0, listed.output
@@ -126,7 +135,7 @@ def test_a_dlq_redrive_gets_the_dead_message_processed(impatient_config: dict, t
         assert summaries["resize"]["approximate"] == 1 and summaries["analysis"]["approximate"] == 0
         assert [d["job_id"] for d in summaries["resize"]["samples"]] == [job_id]
         # listing peeked without consuming: the message is still there and visible
-        assert operations.dlq_list(stack.target, "resize")[0].visible == 1
+        assert dlq.dlq_list(stack.target, "resize")[0].visible == 1
         # WHEN the bucket is back and the DLQ is redriven
         client.s3.create_bucket(Bucket=stack.target.thumbnail_bucket)
         redriven = cli(stack, "dlq", "redrive", "--json")
@@ -139,7 +148,7 @@ def test_a_dlq_redrive_gets_the_dead_message_processed(impatient_config: dict, t
         assert job["status"] == "COMPLETE", job.get("failureReason")
         assert job["steps"]["resize"]["attempts"] == 3
         assert job["steps"]["analysis"]["attempts"] == 1
-        assert [s.approximate for s in operations.dlq_list(stack.target)] == [0, 0, 0]  # + dispatch
+        assert [s.approximate for s in dlq.dlq_list(stack.target)] == [0, 0, 0]  # + dispatch
 
 
 def test_graph_of_a_finished_job_highlights_the_path_to_complete(

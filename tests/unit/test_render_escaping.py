@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 
 from pixelpipe_cli import render
+from pixelpipe_cli.dlq import DeadLetter, DlqSummary, RedriveReport
 from pixelpipe_cli.execution_history import parse_history
-from pixelpipe_cli.operations import DeadLetter, DlqSummary, RedriveReport
 from pixelpipe_cli.trace_commands import waterfall
 
 CLOSE_NOTHING = "[/]x.png"  # rich: "closing tag '[/]' at position 0 has nothing to close"
@@ -109,11 +109,20 @@ def test_execution_events_and_dlq_tables_print_untrusted_names_as_text():
         samples=[DeadLetter("m", job_id="", receive_count=5, sent_at="", upload=f"s3://b/uploads/{STYLED}")],
     )
     redrive = RedriveReport(step="resize", mode="moved", found=1, moved=1, reopened=[LINK])
+    # an AWS move task's FailureReason is shown as it came
+    task = RedriveReport("analysis", "move task", task_status="FAILED", failure_reason=STYLED)
     output = printed(
-        render.execution_events_table(trace), render.dlq_table([dlq]), render.redrive_table([redrive])
+        render.execution_events_table(trace), render.dlq_table([dlq]), render.redrive_table([redrive, task])
     )
     assert_literal(
-        [f"Execution <b>run</b> — {CLOSE_NOTHING} x", HTML, LINK, f"s3://b/uploads/{STYLED} (5)"], output
+        [
+            f"Execution <b>run</b> — {CLOSE_NOTHING} x",
+            HTML,
+            LINK,
+            f"s3://b/uploads/{STYLED} (5)",
+            f"move task FAILED: {STYLED}",
+        ],
+        output,
     )
 
 

@@ -24,7 +24,8 @@ from pixelpipe.logic.lifecycle import (
 AT_PARAM = Param("at")
 
 
-def _is_conditional_failure(error: ClientError) -> bool:
+def is_conditional_failure(error: ClientError) -> bool:
+    """A write refused by its condition: the record changed under the caller (shared with the CLI)."""
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
@@ -209,7 +210,7 @@ class JobsTable:
         try:
             return call(TableName=self._table, **kwargs)
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if is_conditional_failure(error):
                 return None
             raise
 

@@ -1,0 +1,209 @@
+"""How dead messages go back into the pipeline: the one place where a local and an AWS redrive differ.
+
+A Redriver is chosen once from the Target (redriver_for) and does two things for dlq.py:
+- move a worker DLQ's messages back to the worker's queue. AWS: StartMessageMoveTask, then the task's
+  own report from ListMessageMoveTasks (polled until it is no longer RUNNING, within a time limit).
+  Local: moto has no StartMessageMoveTask, so the CLI sends each message back itself, then deletes it.
+- re-deliver a dispatch failure's S3 event to dispatch-tasks. AWS: an asynchronous invoke
+  (InvocationType=Event), so a new failure gets Lambda's retries and lands in the queue again.
+  Local: the raw event back to the S3 relay queue, whose host invokes the function.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pixelpipe_cli.retry import OperationError
+from pixelpipe_cli.target import S3_EVENTS_QUEUE, Target
+
+
+@dataclass
+class RedriveReport:
+    step: str
+    # "moved" (local send-then-delete) or "move task" (AWS StartMessageMoveTask); for dispatch failures
+    # "re-invoked" (AWS: async invoke of dispatch-tasks) or "relayed" (local: back to the S3 relay queue)
+    mode: str
+    found: int = 0  # messages the scan saw in the queue
+    moved: int = 0  # locally: sent back and deleted; AWS move task: its ApproximateNumberOfMessagesMoved
+    not_moved: int = 0
+    reopened: list[str] = field(default_factory=list)
+    task_handle: str | None = None  # AWS move task: what StartMessageMoveTask returned (to cancel it)
+    task_status: str | None = None  # AWS move task: RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED
+    to_move: int | None = None  # AWS move task: ApproximateNumberOfMessagesToMove
+    failure_reason: str = ""  # AWS move task: FailureReason of a FAILED task
+
+
+class Redriver(Protocol):
+    sqs: Any
+    worker_mode: str
+    dispatch_mode: str
+    rounds: int  # how many scan-and-move rounds a worker redrive may take
+
+    def move(self, queues: dict[str, str], messages: list[dict[str, Any]], report: RedriveReport) -> bool:
+        """Move `messages` (scanned from queues["dlq_url"]) back; True when no further round should run."""
+        ...
+
+    def redeliver(self, event: dict[str, Any]) -> bool:
+        """Hand one S3 event to dispatch-tasks again; False when that failed."""
+        ...
+
+
+# How long a scanned DLQ message stays hidden while it is reopened and moved; longer than any redrive.
+SCAN_VISIBILITY_SECONDS = 300
+# A message that keeps failing comes back to the DLQ: a local redrive never goes round in circles.
+_MAX_LOCAL_ROUNDS = 10
+
+
+def scan(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message now in the queue, received and hidden for the scan (receipt handles valid)."""
+    seen: dict[str, dict[str, Any]] = {}
+    empty_in_a_row = 0
+    while empty_in_a_row < 2:  # short polling can miss messages: stop after two empty answers
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=SCAN_VISIBILITY_SECONDS,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        empty_in_a_row = 0 if messages else empty_in_a_row + 1
+        for message in messages:
+            seen[message["MessageId"]] = message
+    return list(seen.values())
+
+
+def unhide(sqs: Any, url: str, messages: Iterable[dict[str, Any]]) -> None:
+    """Make scanned messages visible again (for a move task to take, or an operator to inspect)."""
+    batch = [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+        for i, m in enumerate(messages)
+    ]
+    for start in range(0, len(batch), 10):
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=batch[start : start + 10])
+
+
+def _message_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {key: value[key] for key in ("DataType", "StringValue", "BinaryValue") if key in value}
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+
+
+@dataclass
+class LocalRedriver:
+    """The local stack: send-then-delete (moto lacks StartMessageMoveTask), S3 events to the relay queue."""
+
+    sqs: Any
+    relay_url: str
+    worker_mode: str = "moved"
+    dispatch_mode: str = "relayed"
+    rounds: int = _MAX_LOCAL_ROUNDS
+
+    def move(self, queues: dict[str, str], messages: list[dict[str, Any]], report: RedriveReport) -> bool:
+        """Send each message to the source queue, then delete from the DLQ only what was sent.
+
+        Unsent messages stay hidden for the scan's visibility timeout: stop rather than spin on them.
+        """
+        failed = 0
+        for start in range(0, len(messages), 10):
+            batch = messages[start : start + 10]
+            sent = self.sqs.send_message_batch(
+                QueueUrl=queues["url"],
+                Entries=[
+                    {"Id": str(i), "MessageBody": m["Body"], "MessageAttributes": _message_attributes(m)}
+                    for i, m in enumerate(batch)
+                ],
+            )
+            ok = [batch[int(entry["Id"])] for entry in sent.get("Successful", [])]
+            failed += len(sent.get("Failed", []))
+            if ok:
+                deleted = self.sqs.delete_message_batch(
+                    QueueUrl=queues["dlq_url"],
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ok)],
+                )
+                # A copy already went back: a failed delete only means a duplicate, which the claim drops.
+                report.moved += len(ok) - len(deleted.get("Failed", []))
+        report.not_moved += failed
+        return failed > 0
+
+    def redeliver(self, event: dict[str, Any]) -> bool:
+        try:
+            self.sqs.send_message(QueueUrl=self.relay_url, MessageBody=json.dumps(event))
+        except (ClientError, BotoCoreError):
+            return False
+        return True
+
+
+_STILL_GOING = ("RUNNING", "CANCELLING")
+_POLL_SECONDS = 2.0
+
+
+@dataclass
+class MoveTaskRedriver:
+    """AWS: SQS's own DLQ redrive (StartMessageMoveTask), and asynchronous invokes of dispatch-tasks."""
+
+    sqs: Any
+    functions: Any  # a Lambda client
+    dispatch_function: str
+    wait_seconds: float = 60.0  # how long to follow a move task before reporting it still RUNNING
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    worker_mode: str = "move task"
+    dispatch_mode: str = "re-invoked"
+    rounds: int = 1  # the task moves everything in the DLQ, including what arrives while it runs
+
+    def move(self, queues: dict[str, str], messages: list[dict[str, Any]], report: RedriveReport) -> bool:
+        unhide(self.sqs, queues["dlq_url"], messages)  # the task only takes visible messages
+        try:
+            started = self.sqs.start_message_move_task(
+                SourceArn=queues["dlq_arn"], DestinationArn=queues["arn"]
+            )
+        except ClientError as error:
+            raise OperationError(f"could not start the move task for {queues['dlq_arn']}: {error}") from error
+        report.task_handle = started.get("TaskHandle")
+        task = self._follow(queues["dlq_arn"])
+        report.task_status = task.get("Status", "UNKNOWN")
+        report.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+        report.to_move = task.get("ApproximateNumberOfMessagesToMove")
+        report.failure_reason = task.get("FailureReason", "")
+        if report.task_status in ("FAILED", "CANCELLED"):
+            expected = report.to_move if report.to_move is not None else len(messages)
+            report.not_moved = max(0, expected - report.moved)
+        return True
+
+    def _follow(self, dlq_arn: str) -> dict[str, Any]:
+        """The newest move task of the DLQ (the one just started), once it stopped or the wait ran out."""
+        deadline = self.clock() + self.wait_seconds
+        while True:
+            tasks = self.sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1).get("Results", [])
+            task = tasks[0] if tasks else {}
+            if task.get("Status") not in _STILL_GOING or self.clock() >= deadline:
+                return task
+            self.sleep(_POLL_SECONDS)
+
+    def redeliver(self, event: dict[str, Any]) -> bool:
+        try:
+            response = self.functions.invoke(
+                FunctionName=self.dispatch_function,
+                InvocationType="Event",
+                Payload=json.dumps(event).encode(),
+            )
+        except (ClientError, BotoCoreError):
+            return False
+        return response.get("StatusCode") == 202
+
+
+def redriver_for(target: Target, wait_seconds: float = 60.0) -> Redriver:
+    """The target's way of redriving: chosen here once, so no operation asks which target it runs on."""
+    if target.is_local:
+        return LocalRedriver(target.client("sqs"), target.queues[S3_EVENTS_QUEUE]["url"])
+    return MoveTaskRedriver(
+        target.client("sqs"), target.client("lambda"), target.dispatch_function, wait_seconds
+    )
