@@ -9,7 +9,7 @@ Pillow's plugins), the second is a warm one for comparison. Baselines in the sam
 from a busy machine can be read as ratios: a bare interpreter start and `import boto3` (the floor of any
 handler that calls AWS). Rounds interleave all subjects, and figures are medians (and minimums).
 
-    .venv/bin/python benchmarks/bench_cold_start.py [--runs 7] [--json]
+    .venv/bin/python benchmarks/bench_cold_start.py [--runs 7] [--json] [--compare OTHER/lambdas]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ HANDLERS = {
 }
 INVOCATIONS = ("first", "warm")
 CHILD = Path(__file__).resolve().with_name("cold_start_child.py")
+COMPARE = "compare_"  # the figures of --compare's tree
 
 
 # --- the parent: rounds against a private emulator ------------------------------------------------------
@@ -64,90 +65,103 @@ def _interpreter_start_ms(env: dict[str, str]) -> float:
 
 
 class Rounds:
-    """One private emulator; each round makes fresh uploads, S3 events and queue messages for its handlers."""
+    """One private emulator; each round makes fresh uploads, S3 events and queue messages for its handlers.
 
-    def __init__(self, stack: Any, home: Path, daemon_port: int) -> None:
+    `roots` names the code trees to cold-start ("" is this checkout's lambdas/); each round runs every
+    tree's handlers, so a before/after comparison shares the machine's load.
+    """
+
+    def __init__(self, stack: Any, home: Path, daemon_port: int, roots: dict[str, Path]) -> None:
         from pixelpipe.config import pipeline_config, workers
         from pixelpipe_emulator.lambda_host import function_environment, function_spec
 
-        self.stack, self.target, self.home = stack, stack.target, home
+        self.target, self.home, self.roots = stack.target, home, roots
         self.s3, self.sqs = self.target.client("s3"), self.target.client("sqs")
         self.specs = {function: function_spec(function) for function in HANDLERS.values()}
         self.steps = {w.function: step for step, w in workers().items()}
         self.upload_prefix = pipeline_config()["storage"]["upload_prefix"]
-        base = {
+        self.base_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(home),  # no developer's ~/.aws: a function sees only its environment
-            "PYTHONPATH": str(TASK_ROOT),
-            "LAMBDA_TASK_ROOT": str(TASK_ROOT),
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
         }
-        self.base_env = base
-        self.env = {f: {**base, **function_environment(self.target, f)} for f in HANDLERS.values()}
+        self.function_env = {f: function_environment(self.target, f) for f in HANDLERS.values()}
+        self._pools: dict[str, dict[str, dict[str, Any]]] = {}  # queue url -> {key or job id: message}
 
     def round(self, number: int) -> dict[str, float]:
         figures = {"python_start_ms": _interpreter_start_ms(self.base_env)}
         figures["boto3_import_ms"] = _run_child(["boto3", "", "-", "0", "0"], self.base_env)["import_ms"]
-        jobs: list[str] = []
-        for prefix, function in HANDLERS.items():
-            events = self._events(function, number, jobs)
-            events_file = self.home / f"{function}-{number}.json"
-            events_file.write_text(json.dumps(events))
-            spec = self.specs[function]
-            module = spec["handler"].rpartition(".")[0]
-            result = _run_child(
-                [module, str(events_file), function, str(spec["memory_mb"]), str(spec["timeout_seconds"])],
-                self.env[function],
-            )
-            _check(function, result)
-            if function == "dispatch-tasks":
-                jobs = [r["jobId"] for name in INVOCATIONS for r in result[f"{name}_response"]["results"]]
-            figures[f"{prefix}_import_ms"] = result["import_ms"]
-            for name in INVOCATIONS:
-                figures[f"{prefix}_{name}_invocation_ms"] = result[f"{name}_ms"]
+        for variant, root in self.roots.items():
+            jobs: list[str] = []
+            code = {"PYTHONPATH": str(root), "LAMBDA_TASK_ROOT": str(root)}
+            for prefix, function in HANDLERS.items():
+                events = self._events(function, f"{variant}{number}", jobs)
+                events_file = self.home / f"{variant}{function}-{number}.json"
+                events_file.write_text(json.dumps(events))
+                spec = self.specs[function]
+                result = _run_child(
+                    [
+                        spec["handler"].rpartition(".")[0],
+                        str(events_file),
+                        function,
+                        str(spec["memory_mb"]),
+                        str(spec["timeout_seconds"]),
+                    ],
+                    {**self.base_env, **self.function_env[function], **code},
+                )
+                _check(function, result)
+                if function == "dispatch-tasks":
+                    jobs = [r["jobId"] for name in INVOCATIONS for r in result[f"{name}_response"]["results"]]
+                figures[f"{variant}{prefix}_import_ms"] = result["import_ms"]
+                for name in INVOCATIONS:
+                    figures[f"{variant}{prefix}_{name}_invocation_ms"] = result[f"{name}_ms"]
         return figures
 
-    def _events(self, function: str, number: int, jobs: list[str]) -> list[dict[str, Any]]:
+    def _events(self, function: str, round_name: str, jobs: list[str]) -> list[dict[str, Any]]:
         if function == "dispatch-tasks":
-            return [self._upload_event(f"{self.upload_prefix}cold-start/{number}-{n}.jpg") for n in range(2)]
+            keys = [f"{self.upload_prefix}cold-start/{round_name}-{n}.jpg" for n in range(len(INVOCATIONS))]
+            return [self._upload_event(key) for key in keys]
         if function == "sweeper":
             return [{"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}] * 2
-        return self._job_message_events(self.steps[function], jobs)
+        return [self._job_message_event(self.steps[function], job) for job in jobs]
 
     def _upload_event(self, key: str) -> dict[str, Any]:
         """Upload the sample and take the S3 notification the emulator sends for it (the real event)."""
         from pixelpipe_emulator.target import S3_EVENTS_QUEUE
 
         self.s3.put_object(Bucket=self.target.upload_bucket, Key=key, Body=SAMPLE.read_bytes())
-        for message in self._receive(self.target.queues[S3_EVENTS_QUEUE]["url"]):
-            event = json.loads(message["Body"])
-            if any(r["s3"]["object"]["key"] == key for r in event.get("Records", [])):
-                return event
-        raise RuntimeError(f"no S3 notification for {key}")
+        message = self._take(self.target.queues[S3_EVENTS_QUEUE]["url"], key, _notified_key)
+        return json.loads(message["Body"])
 
-    def _job_message_events(self, step: str, jobs: list[str]) -> list[dict[str, Any]]:
-        """The SQS event Lambda would deliver for each job's message on the step's queue, in job order."""
+    def _job_message_event(self, step: str, job_id: str) -> dict[str, Any]:
+        """The SQS event Lambda would deliver for the job's message on the step's queue."""
         from pixelpipe_emulator.lambda_host import sqs_record
 
         queue = self.target.queues[step]
-        by_job = {json.loads(m["Body"]).get("job_id"): m for m in self._receive(queue["url"])}
-        missing = [job for job in jobs if job not in by_job]
-        if missing:
-            raise RuntimeError(f"no {step} message for jobs {missing}")
-        return [{"Records": [sqs_record(by_job[job], queue["arn"], self.target.region)]} for job in jobs]
+        message = self._take(queue["url"], job_id, lambda body: body.get("job_id"))
+        return {"Records": [sqs_record(message, queue["arn"], self.target.region)]}
 
-    def _receive(self, url: str) -> list[dict[str, Any]]:
-        """Every message until the queue stays empty for a second, deleted (nobody else reads them)."""
-        found: list[dict[str, Any]] = []
-        while True:
+    def _take(self, url: str, wanted: str, identify: Any, timeout: float = 30) -> dict[str, Any]:
+        """The message `identify` names `wanted`; others received meanwhile wait in a pool for their turn."""
+        pool = self._pools.setdefault(url, {})
+        deadline = time.monotonic() + timeout
+        while wanted not in pool and time.monotonic() < deadline:
             batch = self.sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
             ).get("Messages", [])
-            if not batch:
-                return found
-            found += batch
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            for message in batch:
+                pool[identify(json.loads(message["Body"]))] = message
+            if batch:  # nobody else reads these queues: delete at once, so they never come back
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+                self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        if wanted not in pool:
+            raise RuntimeError(f"no message for {wanted} on {url} within {timeout} s")
+        return pool.pop(wanted)
+
+
+def _notified_key(event: dict[str, Any]) -> str | None:
+    records = event.get("Records", [])
+    return records[0]["s3"]["object"]["key"] if records else None
 
 
 def _check(function: str, result: dict[str, Any]) -> None:
@@ -164,15 +178,20 @@ def _check(function: str, result: dict[str, Any]) -> None:
             raise RuntimeError(f"{function}'s {name} invocation did not do its work: {response}")
 
 
-def measure(runs: int, warmup: int = 1) -> dict[str, dict[str, float]]:
-    """{figure: {"median": ms, "min": ms}} over `runs` rounds after `warmup` uncounted ones (bytecode)."""
+def measure(runs: int, warmup: int = 1, compare: Path | None = None) -> dict[str, dict[str, float]]:
+    """{figure: {"median": ms, "min": ms}} over `runs` rounds after `warmup` uncounted ones (bytecode).
+
+    With `compare` (another tree's lambdas/ directory), its handlers run in the same rounds, their
+    figures prefixed `compare_`.
+    """
     from pixelpipe_emulator.stack import LocalStack
 
+    roots = {"": TASK_ROOT, **({COMPARE: compare.resolve()} if compare else {})}
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as home, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))  # a sink for the SDK's UDP segments; nobody reads them here
         with LocalStack(Path(home) / "stack", functions=[], tracing=False) as stack:
-            rounds = Rounds(stack, Path(home), daemon.getsockname()[1])
+            rounds = Rounds(stack, Path(home), daemon.getsockname()[1], roots)
             for number in range(warmup + runs):
                 figures = rounds.round(number)
                 if number >= warmup:
@@ -188,23 +207,25 @@ def summary(figures: dict[str, dict[str, float]]) -> dict[str, float]:
     return {key: round(value["median"], 1) for key, value in figures.items()}
 
 
-def markdown(figures: dict[str, dict[str, float]], runs: int) -> str:
+def markdown(figures: dict[str, dict[str, float]], runs: int, compare: Path | None = None) -> str:
     boto3 = figures["boto3_import_ms"]["median"]
     rows = []
-    for prefix, function in HANDLERS.items():
-        imported = figures[f"{prefix}_import_ms"]
-        rows.append(
-            f"| {prefix} ({function}) | {imported['median']:.0f} ({imported['min']:.0f}) "
-            f"| {imported['median'] / boto3:.2f}× "
-            f"| {figures[f'{prefix}_first_invocation_ms']['median']:.0f} "
-            f"| {figures[f'{prefix}_warm_invocation_ms']['median']:.0f} |"
-        )
+    for variant, tree in [("", "this tree"), *([(COMPARE, str(compare))] if compare else [])]:
+        for prefix, function in HANDLERS.items():
+            imported = figures[f"{variant}{prefix}_import_ms"]
+            first = figures[f"{variant}{prefix}_first_invocation_ms"]["median"]
+            warm = figures[f"{variant}{prefix}_warm_invocation_ms"]["median"]
+            rows.append(
+                f"| {function} ({tree}) | {imported['median']:.0f} ({imported['min']:.0f}) "
+                f"| {imported['median'] / boto3:.2f}× | {first:.0f} | {warm:.0f} "
+                f"| {imported['median'] + first:.0f} |"
+            )
     return (
         f"Medians (minimums) of {runs} rounds, each handler in a fresh interpreter with its Lambda "
         f"environment and tracing on. Baselines in the same rounds: bare interpreter start "
         f"{figures['python_start_ms']['median']:.0f} ms (whole process), `import boto3` {boto3:.0f} ms.\n\n"
-        "| handler | import ms | import / boto3 | first invocation ms | warm invocation ms |\n"
-        "|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+        "| handler | import ms | import / boto3 | first invocation ms | warm invocation ms "
+        "| import + first ms |\n|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
 
 
@@ -212,10 +233,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="Print only the summary dict, as JSON.")
+    parser.add_argument(
+        "--compare", type=Path, help="Another tree's lambdas/ directory, cold-started in the same rounds."
+    )
     args = parser.parse_args()
-    figures = measure(args.runs)
+    figures = measure(args.runs, compare=args.compare)
     if not args.json:
-        print(markdown(figures, args.runs))
+        print(markdown(figures, args.runs, args.compare))
     print(json.dumps(summary(figures)))
 
 
