@@ -2,7 +2,9 @@
 OpenTelemetry (the SDK reaches end of support on 2027-02-25) changes only this file.
 
 Powertools Tracer is active inside Lambda (and in the local stack, which plays Lambda) and a no-op
-elsewhere, e.g. in unit tests.
+elsewhere, e.g. in unit tests. Only the AWS SDK is traced: by default the Tracer patches every library
+the X-Ray SDK knows (requests, sqlite3, httpx, ...), importing each at cold start although no handler
+uses them; `trace_aws_sdk` patches botocore alone, when the first client is made (pixelpipe.aws_clients).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 
 from aws_lambda_powertools import Tracer
 
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)
 
 _TRACE_ENV = "_X_AMZN_TRACE_ID"
 
@@ -38,6 +40,13 @@ def current_trace_header() -> str | None:
         parts.append(f"Parent={fields['Parent']}")
     parts.append(f"Sampled={fields.get('Sampled', '1')}")
     return ";".join(parts)
+
+
+def trace_aws_sdk() -> None:
+    """Every AWS SDK call a subsegment from now on, for clients made before or after (X-Ray wraps
+    botocore's client class). Idempotent; a no-op while tracing is off (outside Lambda, or the SDK
+    disabled), so call it whenever a client is made rather than once."""
+    tracer.patch(["boto3"])
 
 
 def annotate(job_id: str, step: str | None = None) -> None:

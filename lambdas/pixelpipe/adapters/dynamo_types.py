@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+@cache
+def _converters() -> tuple[Any, Any]:
+    """boto3's (de)serializer, made on first use: importing boto3 is most of a client's cold-start cost,
+    which pixelpipe.aws_clients defers to the first call (module-level tools, made once, lazily)."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def _to_dynamo_numbers(value: Any) -> Any:
@@ -34,7 +39,7 @@ def _from_dynamo_numbers(value: Any) -> Any:
 
 
 def to_typed(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_to_dynamo_numbers(value))
+    return _converters()[0].serialize(_to_dynamo_numbers(value))
 
 
 def to_item(record: dict[str, Any]) -> dict[str, Any]:
@@ -42,4 +47,4 @@ def to_item(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo_numbers(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _from_dynamo_numbers(_converters()[1].deserialize(v)) for k, v in item.items()}

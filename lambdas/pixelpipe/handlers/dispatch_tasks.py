@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.adapters.topic import JobsTopic
+from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings
 from pixelpipe.logic.dispatch import Dispatcher
 from pixelpipe.logic.jobs import SourceObject
@@ -22,9 +22,9 @@ logger = Logger()
 _settings = lambda_settings()
 _config, _resources = _settings.pipeline, _settings.resources
 _dispatcher = Dispatcher(
-    jobs=JobsTable(boto3.client("dynamodb"), _resources.table, _config.table.status_index),
-    topic=JobsTopic(boto3.client("sns"), _resources.topic_arn),
-    storage=Storage(boto3.client("s3")),
+    jobs=JobsTable(LazyClient("dynamodb"), _resources.table, _config.table.status_index),
+    topic=JobsTopic(LazyClient("sns"), _resources.topic_arn),
+    storage=Storage(LazyClient("s3")),
     upload_prefix=_config.storage.upload_prefix,
     steps=list(_config.workers),
     max_input_bytes=_config.limits.max_input_bytes,

@@ -2,9 +2,8 @@
 
 from functools import partial
 
-import boto3
-
 from pixelpipe.adapters.storage import Storage
+from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings
 from pixelpipe.handlers.worker_runtime import build_worker_handler
 from pixelpipe.logic.images import ImageLimits
@@ -16,7 +15,7 @@ handler = build_worker_handler(
     "resize",
     partial(
         create_thumbnails,
-        storage=Storage(boto3.client("s3")),
+        storage=Storage(LazyClient("s3")),
         settings=ThumbnailSettings.from_config(
             _settings.pipeline.model_dump(), _settings.resources.thumbnail_bucket
         ),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, deadline_input
+from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.deadlines import Sweeper
@@ -37,12 +37,12 @@ class DeadlineReporter:
 
 _sweeper = Sweeper(
     jobs=JobsTable(
-        boto3.client("dynamodb"),
+        LazyClient("dynamodb"),
         _resources.table,
         _config.table.status_index,
         _config.table.deadline_index,
     ),
-    reconcile=DeadlineReporter(Reconciler(boto3.client("stepfunctions"), _resources.state_machine_arn)),
+    reconcile=DeadlineReporter(Reconciler(LazyClient("stepfunctions"), _resources.state_machine_arn)),
     deadline_seconds=_config.limits.job_deadline_seconds,
 )
 

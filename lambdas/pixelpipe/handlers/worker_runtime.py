@@ -9,13 +9,13 @@ from collections.abc import Callable
 from functools import cache, partial
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, completion_input
+from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings, workers
 from pixelpipe.logic.job_message import MalformedMessage, parse_job_message
 from pixelpipe.logic.jobs import JobMessage, StepCompletion
@@ -57,12 +57,12 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
     worker = workers()[step]
     settings = lambda_settings()
     resources = settings.resources
-    sqs = boto3.client("sqs")
+    sqs = LazyClient("sqs")  # only a retry or a give-up calls it
 
     runner = StepRunner(
         worker=worker,
-        jobs=JobsTable(boto3.client("dynamodb"), resources.table, settings.pipeline.table.status_index),
-        reconcile=ReconcileReporter(Reconciler(boto3.client("stepfunctions"), resources.state_machine_arn)),
+        jobs=JobsTable(LazyClient("dynamodb"), resources.table, settings.pipeline.table.status_index),
+        reconcile=ReconcileReporter(Reconciler(LazyClient("stepfunctions"), resources.state_machine_arn)),
         work=work,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
