@@ -28,6 +28,7 @@ locals {
     UPLOAD_BUCKET                = module.storage.upload_bucket_name
     THUMBNAIL_BUCKET             = module.storage.thumbnail_bucket_name
     POWERTOOLS_METRICS_NAMESPACE = local.config.metrics.namespace
+    PYDANTIC_DISABLE_PLUGINS     = "__all__" # no plugins deployed: skips a metadata scan at cold start
   }
 
   # What a worker calls beyond what every worker calls, keyed by the worker's result_field.

@@ -285,6 +285,9 @@ def lambda_environment(resources: Resources, function: str, label_backend: str) 
         **resources.as_environment(),
         "POWERTOOLS_SERVICE_NAME": function,
         "POWERTOOLS_METRICS_NAMESPACE": config.metrics.namespace,
+        # No pydantic plugins are deployed; without this, the first model built at cold start scans
+        # every installed distribution's metadata for plugin entry points.
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
     for step, worker in config.workers.items():
         if worker.function == function:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -47,3 +48,61 @@ def test_each_handler_imports_with_the_aws_dependencies_only(function: str) -> N
         [sys.executable, "-c", _PROBE, module], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+# What a cold start must not load: each is either made on first use or not needed by that function.
+# Checked by module presence, never by time (timings live in benchmarks/bench_cold_start.py).
+_NOT_AT_IMPORT_ANYWHERE = (
+    "boto3",  # pixelpipe.aws_clients imports it when the first client is made
+    "botocore.client",
+    "requests",  # X-Ray patches botocore only, not every library it knows
+    "sqlite3",
+    "httpx",
+    "aws_lambda_powertools.utilities.parser.models",  # batch builds these if pydantic came first
+)
+_NOT_AT_IMPORT = {
+    "dispatch-tasks": ("PIL", "numpy", "onnxruntime"),
+    "sweeper": ("PIL", "numpy", "onnxruntime"),
+    "resize-worker": ("numpy", "onnxruntime"),
+    "analysis-worker": ("numpy", "onnxruntime"),  # the offline model is loaded with the first image
+}
+
+_LOADED_PROBE = """
+import importlib, json, sys
+module = importlib.import_module(sys.argv[1])
+assert callable(module.handler)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_MODULES))
+def test_importing_a_handler_with_tracing_on_loads_no_sdk_client_and_nothing_its_first_event_lacks(
+    function: str, tmp_path
+) -> None:
+    # GIVEN the function's local-stack environment, as inside Lambda (LAMBDA_TASK_ROOT switches tracing on)
+    resources = Resources(
+        table="jobs",
+        topic_arn="arn:aws:sns:us-east-1:1:topic",
+        state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:reconcile",
+        upload_bucket="uploads",
+        thumbnail_bucket="thumbnails",
+    )
+    env = {
+        **lambda_environment(resources, function, label_backend="onnx"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    }
+    # WHEN its handler module is imported in a fresh interpreter
+    module = HANDLER_MODULES[function].rpartition(".")[0]
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED_PROBE, module], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    # THEN none of what is made on first use, or never used by this function, was loaded
+    unwanted = {*_NOT_AT_IMPORT_ANYWHERE, *_NOT_AT_IMPORT[function]}
+    assert "aws_xray_sdk.core" in loaded  # the probe saw a traced import
+    assert sorted(unwanted & loaded) == []

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+# First, before anything loads pydantic (pixelpipe.config does): see worker_runtime's docstring.
+from pixelpipe.handlers.worker_runtime import build_worker_handler  # isort: skip
+
 from functools import partial
 from typing import TYPE_CHECKING
 
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings
-from pixelpipe.handlers.worker_runtime import build_worker_handler
 from pixelpipe.logic.analysis import LabelSettings, detect_labels
 from pixelpipe.logic.images import ImageLimits
 from pixelpipe.logic.labels import Label, LabelBackend

@@ -1,11 +1,13 @@
 """resize-worker: SQS `resize-queue` → thumbnails in S3 → reconcile."""
 
+# First, before anything loads pydantic (pixelpipe.config does): see worker_runtime's docstring.
+from pixelpipe.handlers.worker_runtime import build_worker_handler  # isort: skip
+
 from functools import partial
 
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings
-from pixelpipe.handlers.worker_runtime import build_worker_handler
 from pixelpipe.logic.images import ImageLimits
 from pixelpipe.logic.resize import ThumbnailSettings, create_thumbnails
 

@@ -1,6 +1,10 @@
 """What every SQS worker handler shares: clients, the step runner, and SQS partial batch responses.
 
-A worker module only supplies its step name and its work function.
+A worker module only supplies its step name and its work function, and imports this module first:
+Powertools' batch utility builds its pydantic parser models (SQS, Kinesis, DynamoDB streams, Kafka) at
+import when pydantic is already loaded, about a third of a worker's cold start spent on models no worker
+uses (records are read as data classes). Imported before pixelpipe.config, it skips them; the order is
+held by tests/functional/test_aws_runtime.py.
 """
 
 from __future__ import annotations
