@@ -229,6 +229,24 @@ def markdown(figures: dict[str, dict[str, float]], runs: int, compare: Path | No
     )
 
 
+def section(runs: int) -> tuple[str, dict[str, Any]]:
+    """For `make bench` (benchmarks/run_all.py): markdown, and the import and first-invocation medians."""
+    figures = measure(runs)
+    metrics = {
+        key: round(figures[key]["median"], 1)
+        for prefix in HANDLERS
+        for key in (f"{prefix}_import_ms", f"{prefix}_first_invocation_ms")
+    }
+    text = (
+        "## Cold starts\n\n`.venv/bin/python benchmarks/bench_cold_start.py` — goals: dispatch-tasks and "
+        "sweeper ≤ 150 ms import, workers ≤ 250 ms import, on a quiet machine. Import is what Lambda's init "
+        "runs; the AWS clients (and boto3's import), Pillow's format plugins and the ONNX session are made "
+        "on first use, so the first invocation carries them: read the two together.\n\n"
+        + markdown(figures, runs)
+    )
+    return text, metrics
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
