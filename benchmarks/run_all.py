@@ -35,6 +35,10 @@ METRICS = [
     "resize_import_ms",
     "analysis_import_ms",
     "sweeper_import_ms",
+    "dispatch_first_invocation_ms",
+    "resize_first_invocation_ms",
+    "analysis_first_invocation_ms",
+    "sweeper_first_invocation_ms",
     "jobs_per_s",
     "overhead_vs_bare",
     "usd_per_1000_images",
@@ -144,6 +148,12 @@ def cost_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return text, {"usd_per_1000_images": result["usdPer1000Images"]}
 
 
+def cold_start_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    import bench_cold_start
+
+    return bench_cold_start.section(3 if args.quick else 5)
+
+
 def _script_section(title: str, command: list[str]) -> Section:
     """A benchmark that prints its own report: run it, keep its output verbatim (no metrics yet)."""
 
@@ -161,6 +171,7 @@ def _script_section(title: str, command: list[str]) -> Section:
 
 SECTIONS: list[Section] = [
     resize_section,
+    cold_start_section,
     cost_section,
     _script_section("Offline labels", ["benchmarks/bench_labels.py", "--repeat", "20"]),
     _script_section("Local stack throughput", ["benchmarks/bench_pipeline.py", "--jobs", "60"]),
