@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import tempfile
 import time
@@ -41,11 +42,23 @@ def _wait_with_progress(client: JobsClient, job_ids: list[str], timeout: float, 
         )
 
 
+CONSOLE_PORT = 8484  # pixelpipe_console.app.DEFAULT_PORT; the web stack is imported only when used
+ConsolePort = Annotated[int, typer.Option("--console-port", help="The web console's port on 127.0.0.1.")]
+
+
 @app.command()
-def up(port: Annotated[int, typer.Option(help="Emulator port on 127.0.0.1.")] = DEFAULT_PORT) -> None:
+def up(
+    port: Annotated[int, typer.Option(help="Emulator port on 127.0.0.1.")] = DEFAULT_PORT,
+    console: Annotated[bool, typer.Option("--console", help="Also serve the web console.")] = False,
+    console_port: ConsolePort = CONSOLE_PORT,
+) -> None:
     """Run the local stack in the foreground until Ctrl-C; other commands talk to it."""
+    from pixelpipe_console import server as console_server
+
     stack = LocalStack(state_dir(), port=port)
-    with stack:
+    with stack, contextlib.ExitStack() as extras:
+        if console:
+            extras.enter_context(console_server.BackgroundConsole(lambda: stack.target, console_port))
         render.console.print(
             render.message(
                 render.literal("Pixel-Pipe local stack up", style="green"),
@@ -54,6 +67,8 @@ def up(port: Annotated[int, typer.Option(help="Emulator port on 127.0.0.1.")] = 
         )
         render.console.print(render.message(f"target: {stack.target_path}   logs: {stack.logs}"))
         render.console.print("Try: pixelpipe upload samples/cat.png --wait     (Ctrl-C to stop)")
+        hint = "" if console else "   (start it with `pixelpipe console`, or `pixelpipe up --console`)"
+        render.console.print(render.message(f"web console: {console_server.url(console_port)}{hint}"))
         stopping = False
 
         def stop(*_: object) -> None:
@@ -324,6 +339,21 @@ def dlq_redrive(queue: QueueOption = None, as_json: JsonFlag = False) -> None:
             render.console.print("Move tasks still running; `aws sqs list-message-move-tasks` follows them.")
     if any(r.not_moved or r.task_status in ("FAILED", "CANCELLED") for r in reports):
         raise typer.Exit(1)
+
+
+@app.command("console")
+def console_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = CONSOLE_PORT,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in the default browser.")] = False,
+) -> None:
+    """Serve the web console on 127.0.0.1 for the current target (the local stack or AWS), until Ctrl-C."""
+    from pixelpipe_console import server as console_server
+
+    current_target()  # fail now, with its message, when there is no stack to show
+    render.console.print(
+        render.message(f"Pixel-Pipe console on {console_server.url(port)}   (Ctrl-C to stop)")
+    )
+    console_server.serve(current_target, port, open_browser)
 
 
 def _print_records(records: list[dict], as_json: bool) -> None:

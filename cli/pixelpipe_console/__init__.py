@@ -1,0 +1,1 @@
+"""`pixelpipe console`: a local web console over the same adapters the CLI uses."""

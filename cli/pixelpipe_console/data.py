@@ -1,0 +1,390 @@
+"""Everything the console reads or changes, through the CLI's own modules (one place to adapt them).
+
+Jobs come from the CLI's JobsClient / JobsTable (the status index, never a Scan), traces from
+pixelpipe_cli.traces, the state machine picture from pixelpipe_cli.graph's renderer, retries and
+dead-letter redrives from pixelpipe_cli.operations. This module only shapes their answers for pages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pixelpipe.config import workers
+from pixelpipe.logic.clock import format_iso, parse_iso
+from pixelpipe_cli import graph as state_graph
+from pixelpipe_cli import operations, traces
+from pixelpipe_cli.jobs_client import JobsClient
+from pixelpipe_cli.target import Target
+
+STATUSES = ("PENDING", "COMPLETE", "FAILED")
+OperationError = operations.OperationError
+# What an AWS or emulator call can raise that the console shows as a message page.
+SERVICE_ERRORS = (ClientError, BotoCoreError, OperationError)
+
+
+class ConsoleError(Exception):
+    """Something to show the operator as one readable message (no stack: it is not a bug)."""
+
+
+def load_target(loader: Callable[[], Target]) -> Target:
+    try:
+        return loader()
+    except SystemExit as error:  # current_target() exits with a message when no stack is running
+        raise ConsoleError(str(error)) from None
+
+
+# ------------------------------------------------------------------------------------------------ jobs
+
+
+@dataclass
+class JobsPage:
+    jobs: list[dict[str, Any]]
+    next_before: str | None  # createdAt cursor of the next (older) page
+
+
+def jobs_page(
+    target: Target,
+    status: str | None = None,
+    query: str = "",
+    before: str | None = None,
+    since: str | None = None,
+    size: int = 25,
+) -> JobsPage:
+    """One page of jobs, newest first, from the status index (keyset pagination on createdAt).
+
+    A job id is looked up directly; any other query matches the object key among the newest 1,000
+    jobs of each status (DynamoDB has no key index, and a Scan is never the answer).
+    """
+    client = JobsClient(target)
+    query = query.strip()
+    if query and _looks_like_job_id(query):
+        job = client.get(query)
+        return JobsPage([job] if job and (not status or job["status"] == status) else [], None)
+    statuses = [status] if status else list(STATUSES)
+    wanted = 1000 if query else size + 1
+    found = []
+    for one in statuses:
+        batch = client.table.by_status(one, created_before=before, limit=wanted)
+        if query:
+            needle = query.lower()
+            batch = [job for job in batch if needle in job.get("source", {}).get("key", "").lower()]
+        found += batch
+    found.sort(key=lambda job: job["createdAt"], reverse=True)
+    if since:
+        found = [job for job in found if job["createdAt"] >= since]
+    page = found[:size]
+    more = len(found) > size
+    return JobsPage(page, page[-1]["createdAt"] if more and page else None)
+
+
+def _looks_like_job_id(text: str) -> bool:
+    parts = text.split("-")
+    return len(parts) == 5 and all(c in "0123456789abcdef-" for c in text.lower())
+
+
+def status_counts(target: Target) -> dict[str, int]:
+    """Jobs per status: a COUNT query on the status index per status (reads keys only, no Scan)."""
+    dynamodb = target.client("dynamodb")
+    counts = {}
+    for status in STATUSES:
+        kwargs: dict[str, Any] = {
+            "TableName": target.jobs_table,
+            "IndexName": target.status_index,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status}},
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            page = dynamodb.query(**kwargs)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        counts[status] = total
+    return counts
+
+
+def duration_ms(job: dict[str, Any]) -> float | None:
+    if not job.get("completedAt"):
+        return None
+    return (parse_iso(job["completedAt"]) - parse_iso(job["createdAt"])).total_seconds() * 1000
+
+
+@dataclass
+class DurationStats:
+    count: int
+    percentiles: dict[str, float]  # "p50" -> ms
+    bins: list[tuple[float, float, int]]  # (from ms, to ms, jobs)
+
+
+def duration_stats(target: Target, recent: int = 200, bin_count: int = 10) -> DurationStats:
+    """p50/p90/p99 (nearest rank) and a histogram of the newest `recent` finished jobs."""
+    client = JobsClient(target)
+    finished = [
+        job for status in ("COMPLETE", "FAILED") for job in client.table.by_status(status, limit=recent)
+    ]
+    finished.sort(key=lambda job: job["createdAt"], reverse=True)
+    values = sorted(d for job in finished[:recent] if (d := duration_ms(job)) is not None)
+    if not values:
+        return DurationStats(0, {}, [])
+    percentiles = {f"p{p}": values[max(0, math.ceil(p / 100 * len(values)) - 1)] for p in (50, 90, 99)}
+    top = values[-1] or 1.0
+    width = top / bin_count
+    counts = [0] * bin_count
+    for value in values:
+        counts[min(bin_count - 1, int(value / width))] += 1
+    bins = [(i * width, (i + 1) * width, n) for i, n in enumerate(counts)]
+    return DurationStats(len(values), percentiles, bins)
+
+
+def get_job(target: Target, job_id: str) -> dict[str, Any]:
+    job = JobsClient(target).get(job_id)
+    if job is None:
+        raise ConsoleError(f"no job {job_id}")
+    return job
+
+
+def job_version(job: dict[str, Any]) -> str:
+    """Changes whenever anything shown about the job does (its history only grows)."""
+    return f"{job.get('status')}|{job.get('updatedAt')}|{len(job.get('history', []))}"
+
+
+def thumbnail(target: Target, job: dict[str, Any], index: int) -> tuple[bytes, str]:
+    """One of the job's own thumbnails (the record names the key: no arbitrary object is served)."""
+    thumbs = job.get("thumbnails", [])
+    if not 0 <= index < len(thumbs):
+        raise ConsoleError(f"job {job['jobId']} has no thumbnail {index}")
+    thumb = thumbs[index]
+    answer = target.client("s3").get_object(Bucket=target.thumbnail_bucket, Key=thumb["key"])
+    return answer["Body"].read(), answer.get("ContentType") or "image/jpeg"
+
+
+# ------------------------------------------------------------------------------------------ the graph
+
+
+@dataclass
+class ExecutionView:
+    name: str
+    arn: str
+    status: str
+    step: str
+    outcome: str
+    duration_ms: int
+    path: list[str]
+    console_url: str | None = None
+
+
+@dataclass
+class JobGraph:
+    svg: str
+    executions: list[ExecutionView] = field(default_factory=list)
+    # state -> what each visit received and returned, from the execution history
+    visits: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _history_events(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = stepfunctions.get_execution_history(**kwargs)
+        events += page["events"]
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _pretty(text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2, sort_keys=True)
+    except ValueError:
+        return text
+
+
+def _state_visits(name: str, events: list[dict[str, Any]], into: dict[str, list[dict[str, str]]]) -> None:
+    open_visits: dict[str, dict[str, str]] = {}
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            details = event["stateEnteredEventDetails"]
+            visit = {"execution": name, "input": _pretty(details.get("input")), "output": ""}
+            into.setdefault(details["name"], []).append(visit)
+            open_visits[details["name"]] = visit
+        elif "stateExitedEventDetails" in event:
+            details = event["stateExitedEventDetails"]
+            if details["name"] in open_visits:
+                open_visits.pop(details["name"])["output"] = _pretty(details.get("output"))
+
+
+def job_graph(target: Target, job: dict[str, Any]) -> JobGraph:
+    """The reconcile machine drawn by the CLI's renderer with this job's executions on it."""
+    machine = state_graph.parse_asl(state_graph.load_definition())
+    arns = list(job.get("executions", []))
+    if not target.is_local:
+        svg, messages = state_graph.job_graph_svg(target, job, machine)
+        views = [
+            ExecutionView(
+                arn.rsplit(":", 1)[-1], arn, "?", "?", "?", 0, [], state_graph.console_url(target.region, arn)
+            )
+            for arn in arns
+        ]
+        return JobGraph(svg, views, {}, messages[:1])
+    stepfunctions = target.client("stepfunctions")
+    runs, visits = [], {}
+    for arn in arns:
+        events = _history_events(stepfunctions, arn)
+        run = state_graph.parse_history(arn, events)
+        _state_visits(run.name, events, visits)
+        runs.append(run)
+    title = f"Reconcile executions of job {job['jobId']} ({job.get('status', '?')})"
+    svg = state_graph.render_svg(machine, title=title, executions=runs)
+    views = [
+        ExecutionView(
+            run.name,
+            run.arn,
+            run.status,
+            run.step,
+            run.outcome,
+            run.events[-1].offset_ms if run.events else 0,
+            run.states,
+        )
+        for run in runs
+    ]
+    notes = [] if runs else ["no recorded reconcile executions yet"]
+    return JobGraph(svg, views, visits, notes)
+
+
+# ------------------------------------------------------------------------------------------ the trace
+
+
+@dataclass
+class WaterfallSpan:
+    id: str
+    name: str
+    kind: str
+    depth: int
+    offset_ms: float
+    duration_ms: float
+    left_pct: float
+    width_pct: float
+    error: bool
+    slowest: bool
+    details: str  # annotations, metadata, error causes, AWS/HTTP fields as pretty JSON
+
+
+@dataclass
+class Waterfall:
+    trace_ids: list[str]
+    total_ms: float
+    spans: list[WaterfallSpan]
+    console_urls: list[str]
+
+
+def _details(doc: dict[str, Any]) -> tuple[str, bool]:
+    shown = {key: doc[key] for key in ("annotations", "metadata", "aws", "http", "cause") if doc.get(key)}
+    flags = [key for key in ("error", "fault", "throttle") if doc.get(key)]
+    if flags:
+        shown["flags"] = flags
+    return (json.dumps(shown, indent=2, sort_keys=True, default=str) if shown else ""), bool(flags)
+
+
+def _documents_by_id(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+
+    def add(doc: dict[str, Any]) -> None:
+        found[doc["id"]] = doc
+        for sub in doc.get("subsegments", []):
+            add(sub)
+
+    for doc in documents:
+        add(doc)
+    return found
+
+
+def job_waterfall(target: Target, job: dict[str, Any]) -> Waterfall:
+    """Every span of the job's trace(s), as traces.spans_of orders them, with bars scaled to the total."""
+    ids = traces.trace_ids_for(target, job)
+    documents = traces._documents(target, ids)
+    spans = traces.spans_of(documents)
+    by_id = _documents_by_id(documents)
+    origin = min((s.start for s in spans), default=0.0)
+    total = max((s.end for s in spans), default=origin) - origin
+    hops = [s for s in spans if s.depth == 0]
+    slowest = max(hops, key=lambda s: s.duration_ms).segment_id if hops else None
+    rows = []
+    for span in spans:
+        details, failed = _details(by_id.get(span.segment_id, {}))
+        offset = (span.start - origin) * 1000
+        rows.append(
+            WaterfallSpan(
+                id=span.segment_id,
+                name=span.name,
+                kind=span.kind,
+                depth=span.depth,
+                offset_ms=round(offset, 1),
+                duration_ms=round(span.duration_ms, 1),
+                left_pct=round(100 * offset / (total * 1000), 3) if total else 0.0,
+                width_pct=max(0.2, round(100 * span.duration_ms / (total * 1000), 3)) if total else 100.0,
+                error=failed,
+                slowest=span.segment_id == slowest,
+                details=details,
+            )
+        )
+    urls = [] if target.is_local else [traces.console_url(target, i) for i in ids]
+    return Waterfall(ids, round(total * 1000, 1), rows, urls)
+
+
+def aws_links(target: Target, job: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, url) into the AWS consoles for this job; none on the local stack."""
+    if target.is_local:
+        return []
+    region = target.region
+    links = [
+        (f"execution {arn.rsplit(':', 1)[-1]}", state_graph.console_url(region, arn))
+        for arn in job.get("executions", [])
+    ]
+    if job.get("traceId"):
+        links.append((f"trace {job['traceId']}", traces.console_url(target, job["traceId"])))
+    base = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
+    for function in [target.dispatch_function, *(w.function for w in workers().values())]:
+        links.append((f"logs of {function}", base + f"$252Faws$252Flambda$252F{function}"))
+    return links
+
+
+# ------------------------------------------------------------------------------------------- actions
+
+
+def retry(target: Target, job_id: str, step: str | None, force: bool) -> str:
+    result = operations.retry_job(target, job_id, [step] if step else None, force)
+    steps = ", ".join(result.steps)
+    return f"re-running {steps} (was {result.previous_status}); SNS message {result.message_id}"
+
+
+def retry_failed(target: Target, since: str | None) -> operations.BulkRetry:
+    return operations.retry_failed(target, since)
+
+
+def parse_since(value: str) -> str | None:
+    """A time from a form (ISO 8601, or a datetime-local value without zone: taken as UTC)."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ConsoleError(f"not an ISO 8601 time: {value!r}") from error
+    return format_iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def hour_ago() -> str:
+    return format_iso(datetime.now(UTC) - timedelta(hours=1))

@@ -1,0 +1,213 @@
+"""The queues and the pipeline map for the console, through pixelpipe_cli.operations (one place to
+adapt, like data.py for jobs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pixelpipe.config import pipeline_config, workers
+from pixelpipe_cli import operations
+from pixelpipe_cli.jobs_client import JobsClient
+from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
+from pixelpipe_console.data import hour_ago, status_counts
+
+# -------------------------------------------------------------------------------------------- queues
+
+
+@dataclass
+class QueueRow:
+    step: str
+    name: str
+    url: str
+    visible: int
+    in_flight: int
+    oldest_age_s: int | None  # None when it cannot be read without touching the messages
+
+
+def _queue_counts(sqs: Any, url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0)), int(
+        attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
+
+
+def _oldest_age_s(target: Target, queue_name: str) -> int | None:
+    """SQS keeps a queue's oldest message age only as a CloudWatch metric (AWS); a peek at a live worker
+    queue would count as a receive and push its messages towards the DLQ."""
+    if target.is_local:
+        return None
+    now = datetime.now(UTC)
+    answer = target.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/SQS",
+        MetricName="ApproximateAgeOfOldestMessage",
+        Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now,
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
+    return int(points[-1]["Maximum"]) if points else None
+
+
+def worker_queues(target: Target) -> list[QueueRow]:
+    sqs = target.client("sqs")
+    rows = []
+    for step, worker in workers().items():
+        if step not in target.queues:
+            continue
+        visible, in_flight = _queue_counts(sqs, target.queues[step]["url"])
+        rows.append(
+            QueueRow(
+                step,
+                worker.queue,
+                target.queues[step]["url"],
+                visible,
+                in_flight,
+                _oldest_age_s(target, worker.queue),
+            )
+        )
+    return rows
+
+
+@dataclass
+class DeadLetterView:
+    message_id: str
+    job_id: str
+    upload: str
+    receive_count: int
+    age_s: int | None
+    reason: str
+
+
+@dataclass
+class DlqView:
+    step: str
+    name: str
+    visible: int
+    in_flight: int
+    oldest_age_s: int | None
+    messages: list[DeadLetterView]
+
+
+def _age_s(sent_at: str) -> int | None:
+    try:
+        return max(0, int(datetime.now(UTC).timestamp() - int(sent_at) / 1000))
+    except (TypeError, ValueError):
+        return None
+
+
+def dead_letter_queues(target: Target) -> list[DlqView]:
+    """operations.dlq_list (a peek: nothing is consumed), with each message's job and its failure reason."""
+    client = JobsClient(target)
+    views = []
+    for summary in operations.dlq_list(target):
+        messages = []
+        for letter in summary.samples:
+            job = client.get(letter.job_id) if letter.job_id and letter.job_id != "?" else None
+            reason = (job or {}).get("failureReason", "") if job else ""
+            if job and not reason:
+                reason = f"job is {job.get('status')}"
+            messages.append(
+                DeadLetterView(
+                    letter.message_id,
+                    letter.job_id,
+                    letter.upload,
+                    letter.receive_count,
+                    _age_s(letter.sent_at),
+                    reason,
+                )
+            )
+        ages = [m.age_s for m in messages if m.age_s is not None]
+        views.append(
+            DlqView(
+                summary.step,
+                summary.dlq,
+                summary.visible,
+                summary.in_flight,
+                max(ages) if ages else None,
+                messages,
+            )
+        )
+    return views
+
+
+def redrive(target: Target, queue: str | None) -> list[operations.RedriveReport]:
+    return operations.dlq_redrive(target, queue)
+
+
+# ---------------------------------------------------------------------------------------- pipeline map
+
+
+@dataclass
+class MapNode:
+    id: str
+    kind: str
+    name: str
+    counts: dict[str, int | str]
+
+
+@dataclass
+class PipelineMap:
+    intake: list[MapNode]  # upload bucket, dispatch, dispatch failures, topic
+    lanes: list[list[MapNode]]  # per worker: queue, function, DLQ
+    outlet: list[MapNode]  # state machine, jobs table, thumbnails bucket
+
+
+def pipeline_map(target: Target) -> PipelineMap:
+    """The architecture from pipeline.json (a new worker gets its own lane), with live counts."""
+    config = pipeline_config()
+    sqs = target.client("sqs")
+    counts = status_counts(target)
+    recent_failed = [
+        job
+        for job in JobsClient(target).table.by_status("FAILED", limit=1000)
+        if job.get("updatedAt", "") >= hour_ago()
+    ]
+    failures: dict[str, int | str] = {}
+    if DISPATCH_FAILURES_QUEUE in target.queues:
+        visible, in_flight = _queue_counts(sqs, target.queues[DISPATCH_FAILURES_QUEUE]["url"])
+        failures = {"waiting": visible, "in flight": in_flight}
+    intake = [
+        MapNode("upload-bucket", "bucket", target.upload_bucket, {"prefix": target.upload_prefix}),
+        MapNode("dispatch", "function", target.dispatch_function, {}),
+        MapNode("dispatch-failures", "dlq", config["functions"]["dispatch-tasks"]["failure_queue"], failures),
+        MapNode("topic", "topic", config["topic"]["name"], {}),
+    ]
+    lanes = []
+    for step, worker in workers().items():
+        if step not in target.queues:
+            continue
+        visible, in_flight = _queue_counts(sqs, target.queues[step]["url"])
+        dead, dead_in_flight = _queue_counts(sqs, target.queues[step]["dlq_url"])
+        failed_here = sum(
+            1 for job in recent_failed if job.get("steps", {}).get(step, {}).get("status") == "FAILED"
+        )
+        lanes.append(
+            [
+                MapNode(f"queue-{step}", "queue", worker.queue, {"waiting": visible, "in flight": in_flight}),
+                MapNode(f"worker-{step}", "function", worker.function, {"failed last hour": failed_here}),
+                MapNode(f"dlq-{step}", "dlq", worker.dlq, {"dead": dead + dead_in_flight}),
+            ]
+        )
+    outlet = [
+        MapNode(
+            "state-machine",
+            "state machine",
+            config["state_machine"]["name"],
+            {"running jobs": counts["PENDING"]},
+        ),
+        MapNode(
+            "table",
+            "table",
+            target.jobs_table,
+            {**{s.lower(): n for s, n in counts.items()}, "failed last hour": len(recent_failed)},
+        ),
+        MapNode("thumbnail-bucket", "bucket", target.thumbnail_bucket, {}),
+    ]
+    return PipelineMap(intake, lanes, outlet)

@@ -1,0 +1,105 @@
+"""The console's pages and the fragments htmx swaps into them (all GET, all read-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pixelpipe_cli.target import Target
+from pixelpipe_console import data, data_queues
+from pixelpipe_console.views import render
+
+PAGE_SIZE = 25
+
+
+def _target(request: Request) -> Target:
+    return request.app.state.console.target()
+
+
+def jobs_filters(request: Request) -> dict[str, Any]:
+    """The jobs page's filters from the query string (status, search, time range, page cursor)."""
+    params = request.query_params
+    status = params.get("status", "").upper()
+    return {
+        "status": status if status in data.STATUSES else "",
+        "q": params.get("q", "")[:200],
+        "since": params.get("since", ""),
+        "before": params.get("before", ""),
+    }
+
+
+def jobs_context(target: Target, filters: dict[str, Any]) -> dict[str, Any]:
+    page = data.jobs_page(
+        target,
+        status=filters["status"] or None,
+        query=filters["q"],
+        before=data.parse_since(filters["before"]) if filters["before"] else None,
+        since=data.parse_since(filters["since"]),
+        size=PAGE_SIZE,
+    )
+    return {"page": page, "filters": filters}
+
+
+def stats_context(target: Target) -> dict[str, Any]:
+    return {"counts": data.status_counts(target), "stats": data.duration_stats(target)}
+
+
+def jobs(request: Request) -> Response:
+    target = _target(request)
+    filters = jobs_filters(request)
+    return render(request, "jobs.html", target=target, **jobs_context(target, filters))
+
+
+def job_rows(request: Request) -> Response:
+    target = _target(request)
+    return render(request, "_job_rows.html", **jobs_context(target, jobs_filters(request)))
+
+
+def job_stats(request: Request) -> Response:
+    return render(request, "_job_stats.html", **stats_context(_target(request)))
+
+
+def job_sections(target: Target, job: dict[str, Any]) -> dict[str, Any]:
+    """Everything under the summary: graph with the executions' path, trace waterfall, AWS links."""
+    return {
+        "graph": data.job_graph(target, job),
+        "waterfall": data.job_waterfall(target, job),
+        "aws_links": data.aws_links(target, job),
+    }
+
+
+def job(request: Request) -> Response:
+    target = _target(request)
+    record = data.get_job(target, request.path_params["job_id"])
+    return render(request, "job.html", target=target, job=record, **job_sections(target, record))
+
+
+def job_details(request: Request) -> Response:
+    target = _target(request)
+    record = data.get_job(target, request.path_params["job_id"])
+    return render(request, "_job_details.html", target=target, job=record, **job_sections(target, record))
+
+
+def thumbnail(request: Request) -> Response:
+    target = _target(request)
+    record = data.get_job(target, request.path_params["job_id"])
+    body, content_type = data.thumbnail(target, record, request.path_params["index"])
+    return Response(body, media_type=content_type, headers={"Cache-Control": "private, max-age=60"})
+
+
+def queues(request: Request) -> Response:
+    target = _target(request)
+    return render(
+        request,
+        "queues.html",
+        target=target,
+        queues=data_queues.worker_queues(target),
+        dlqs=data_queues.dead_letter_queues(target),
+    )
+
+
+def pipeline(request: Request) -> Response:
+    target = _target(request)
+    return render(request, "pipeline.html", target=target, map=data_queues.pipeline_map(target))
