@@ -19,14 +19,16 @@ from pixelpipe_console import data, pages
 from pixelpipe_console.views import fragment
 
 POLL_SECONDS = 0.5
-STATS_EVERY = 6  # polls between two refreshes of the counts and percentiles (they cost more reads)
+STATS_EVERY = 10  # polls between two refreshes of the counts and percentiles when no row changed
 
 
-def _rows_and_stats(request: Request, with_stats: bool) -> tuple[str, str | None]:
+def _rows_and_stats(request: Request, last_rows: str | None, stats_due: bool) -> tuple[str, str | None]:
+    """The rows; the stats too when due or when the rows changed (a job moved)."""
     target = request.app.state.console.target()
     rows = fragment(request, "_job_rows.html", **pages.jobs_context(target, pages.jobs_filters(request)))
-    stats = fragment(request, "_job_stats.html", **pages.stats_context(target)) if with_stats else None
-    return rows, stats
+    if stats_due or rows != last_rows:
+        return rows, fragment(request, "_job_stats.html", **pages.stats_context(target))
+    return rows, None
 
 
 async def jobs(request: Request) -> EventSourceResponse:
@@ -36,7 +38,9 @@ async def jobs(request: Request) -> EventSourceResponse:
         last_rows, last_stats, polls = None, None, 0
         while True:
             try:
-                rows, stats = await run_in_threadpool(_rows_and_stats, request, polls % STATS_EVERY == 0)
+                rows, stats = await run_in_threadpool(
+                    _rows_and_stats, request, last_rows, polls % STATS_EVERY == 0
+                )
             except (*data.SERVICE_ERRORS, data.ConsoleError) as error:
                 yield {"event": "problem", "data": str(escape(f"live updates paused: {error}"))}
                 await asyncio.sleep(POLL_SECONDS * 4)

@@ -1,0 +1,107 @@
+"""The console in a real browser: Debian's chromium driven by Playwright (no browser download), against
+a local stack of the tests' own whose workers give up after two receives (so a job can be made to fail
+and end in a DLQ quickly), with the console served from a thread on a free port.
+
+Under CI=true a missing chromium fails these tests; elsewhere they are skipped with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pixelpipe.config import pipeline_config
+from pixelpipe_cli.jobs_client import JobsClient
+from pixelpipe_cli.stack import LocalStack, free_port
+from pixelpipe_console.server import BackgroundConsole
+from support.browser import CHROMIUM, CHROMIUM_ARGS, FLAKY_RESIZE
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+pytestmark = pytest.mark.e2e
+
+
+def _need_chromium() -> None:
+    if Path(CHROMIUM).is_file() or shutil.which(CHROMIUM):
+        return
+    message = f"no chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests must run under CI: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A local stack whose workers give up after 2 receives with no backoff, and flaky uploads.
+    Module-scoped: the changed config must not outlive this module's tests."""
+    _need_chromium()  # no stack to start when the tests will not run
+    home = tmp_path_factory.mktemp("console-stack")
+    config = json.loads(json.dumps(pipeline_config()))
+    for worker in config["workers"].values():
+        worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
+    (home / "pipeline.json").write_text(json.dumps(config))
+    (home / "faults.json").write_text(json.dumps(FLAKY_RESIZE))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIXELPIPE_CONFIG_FILE", str(home / "pipeline.json"))
+        with LocalStack(home / "stack", fault_plan=home / "faults.json") as stack:
+            yield stack
+
+
+@pytest.fixture(scope="module")
+def jobs_client(console_stack: LocalStack) -> JobsClient:
+    return JobsClient(console_stack.target)
+
+
+@pytest.fixture(scope="module")
+def console_url(console_stack: LocalStack) -> Iterator[str]:
+    with BackgroundConsole(lambda: console_stack.target, free_port()) as console:
+        yield console.url.rstrip("/")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; any JavaScript dialog (an injected alert) fails the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not dialogs, f"a dialog opened: {dialogs}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Any, str], None]:
+    """Saves a page for the README; rewritten whenever the tests run (never compared)."""
+
+    def save(page: Any, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+
+    return save
