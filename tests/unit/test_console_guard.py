@@ -1,0 +1,136 @@
+"""The console's guard: only its own address, only same-origin POSTs with the process token; and errors
+become message pages. None of these requests may reach the target (the loader records every call)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from pixelpipe_cli.target import Target
+from pixelpipe_console.app import create_app
+from pixelpipe_console.security import TOKEN_HEADER
+
+PORT = 8484
+ORIGIN = f"http://127.0.0.1:{PORT}"
+TOKEN = "the-process-token"
+
+
+class NoStack:
+    """A target loader with no stack behind it, as `current_target()` behaves without a target file."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> Target:
+        self.calls += 1
+        raise SystemExit(
+            "no stack to talk to: .pixelpipe/target.json is missing. Start one with `pixelpipe up`."
+        )
+
+
+@pytest.fixture
+def loader() -> NoStack:
+    return NoStack()
+
+
+@pytest.fixture
+def browser(loader: NoStack) -> TestClient:
+    return TestClient(create_app(loader, port=PORT, token=TOKEN), base_url=ORIGIN)
+
+
+def test_a_post_from_another_origin_is_refused_even_with_the_token(
+    browser: TestClient, loader: NoStack
+) -> None:
+    answer = browser.post(
+        "/jobs/some-job/retry",
+        data={"token": TOKEN, "force": "1"},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert answer.status_code == 403
+    assert "cross-origin" in answer.text
+    assert loader.calls == 0
+
+
+def test_a_post_without_origin_or_referer_is_refused(browser: TestClient, loader: NoStack) -> None:
+    answer = browser.post("/queues/all/redrive", data={"token": TOKEN})
+    assert answer.status_code == 403 and loader.calls == 0
+
+
+@pytest.mark.parametrize("token", [None, "", "guessed", TOKEN + "x"])
+def test_a_same_origin_post_without_the_right_token_is_refused(
+    browser: TestClient, loader: NoStack, token: str | None
+) -> None:
+    form = {} if token is None else {"token": token}
+    answer = browser.post("/actions/retry-failed", data=form, headers={"Origin": ORIGIN})
+    assert answer.status_code == 403
+    assert "token" in answer.text
+    assert loader.calls == 0
+
+
+def test_a_request_naming_another_host_is_refused(browser: TestClient, loader: NoStack) -> None:
+    # a DNS-rebinding page reaches 127.0.0.1 under its own name
+    answer = browser.get("/jobs", headers={"Host": f"rebound.example:{PORT}"})
+    assert answer.status_code == 403 and loader.calls == 0
+    posted = browser.post(
+        "/jobs/x/retry", headers={"Host": "rebound.example", "Origin": ORIGIN, TOKEN_HEADER: TOKEN}
+    )
+    assert posted.status_code == 403 and loader.calls == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": ORIGIN, TOKEN_HEADER: TOKEN},  # htmx: hx-headers on <body>
+        {"Origin": f"http://localhost:{PORT}", "Host": f"localhost:{PORT}", TOKEN_HEADER: TOKEN},
+        {"Referer": f"{ORIGIN}/jobs/x", TOKEN_HEADER: TOKEN},  # a browser that sent no Origin
+    ],
+)
+def test_a_same_origin_post_with_the_token_goes_through(
+    browser: TestClient, loader: NoStack, headers: dict[str, str]
+) -> None:
+    answer = browser.post("/jobs/x/retry", headers=headers)
+    # past the guard: the action ran and met the missing stack, shown as a message, not a traceback
+    assert loader.calls == 1
+    assert answer.status_code == 404
+    assert "no stack to talk to" in answer.text and "Traceback" not in answer.text
+
+
+def test_the_form_token_works_like_the_header(browser: TestClient, loader: NoStack) -> None:
+    answer = browser.post("/jobs/x/retry", data={"token": TOKEN}, headers={"Origin": ORIGIN})
+    assert loader.calls == 1 and answer.status_code == 404
+
+
+def test_pages_carry_the_token_for_htmx_and_a_strict_content_security_policy(loader: NoStack) -> None:
+    browser = TestClient(create_app(loader, port=PORT, token=TOKEN), base_url=ORIGIN)
+    page = browser.get("/jobs")
+    assert page.status_code == 404  # no stack: the message page, which still carries the layout
+    assert TOKEN in page.text and TOKEN_HEADER in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_each_console_process_gets_its_own_random_token(loader: NoStack) -> None:
+    first, second = (create_app(loader).state.console.guard.token for _ in range(2))
+    assert first != second and len(first) >= 32
+
+
+def test_an_unreachable_emulator_is_a_message_page_not_a_traceback() -> None:
+    # GIVEN a target whose endpoint nothing listens on
+    target = Target(
+        region="us-east-1",
+        upload_bucket="b",
+        upload_prefix="uploads/",
+        thumbnail_bucket="t",
+        jobs_table="pixelpipe-jobs",
+        status_index="status-createdAt-index",
+        topic_arn="arn:aws:sns:us-east-1:123456789012:t",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:s",
+        endpoint_url="http://127.0.0.1:9",
+    )
+    browser = TestClient(create_app(lambda: target, port=PORT), base_url=ORIGIN)
+    # WHEN a job page is asked for
+    answer = browser.get("/jobs/0b9e2d4c-0000-5000-8000-000000000000")
+    # THEN the page says what failed, readably
+    assert answer.status_code == 502
+    assert "Could not connect to the endpoint URL" in answer.text
+    assert "Traceback" not in answer.text and 'File "' not in answer.text
