@@ -12,6 +12,7 @@ from pixelpipe_console import data, data_queues
 from pixelpipe_console.views import render
 
 PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
 
 
 def _target(request: Request) -> Target:
@@ -22,11 +23,13 @@ def jobs_filters(request: Request) -> dict[str, Any]:
     """The jobs page's filters from the query string (status, search, time range, page cursor)."""
     params = request.query_params
     status = params.get("status", "").upper()
+    size = params.get("size", "")
     return {
         "status": status if status in data.STATUSES else "",
         "q": params.get("q", "")[:200],
         "since": params.get("since", ""),
         "before": params.get("before", ""),
+        "size": min(int(size), MAX_PAGE_SIZE) if size.isdigit() and int(size) > 0 else PAGE_SIZE,
     }
 
 
@@ -35,9 +38,9 @@ def jobs_context(target: Target, filters: dict[str, Any]) -> dict[str, Any]:
         target,
         status=filters["status"] or None,
         query=filters["q"],
-        before=data.parse_since(filters["before"]) if filters["before"] else None,
+        before=filters["before"] or None,  # a createdAt from the previous page, used as it is
         since=data.parse_since(filters["since"]),
-        size=PAGE_SIZE,
+        size=filters["size"],
     )
     return {"page": page, "filters": filters}
 

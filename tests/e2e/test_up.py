@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from pixelpipe_emulator.stack import free_port
 from support.inputs import SAMPLES
@@ -25,11 +26,15 @@ def children_of(pid: int) -> list[int]:
     return [int(line) for line in result.stdout.split()]
 
 
-def test_up_serves_the_other_commands_and_stops_without_leaving_processes(tmp_path: Path) -> None:
-    # GIVEN `pixelpipe up` running in the foreground with its state in a directory of its own
+def test_up_serves_the_other_commands_and_the_console_and_stops_without_leaving_processes(
+    tmp_path: Path,
+) -> None:
+    # GIVEN `pixelpipe up --console` running in the foreground with its state in a directory of its own
     env = {**os.environ, "PIXELPIPE_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
     env.pop("PIXELPIPE_TARGET", None)
-    command = [*PIXELPIPE, "up", "--port", str(free_port())]
+    console_port = free_port()
+    console = f"http://127.0.0.1:{console_port}"
+    command = [*PIXELPIPE, "up", "--port", str(free_port()), "--console", "--console-port", str(console_port)]
     up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         target = tmp_path / "home" / "target.json"
@@ -51,12 +56,16 @@ def test_up_serves_the_other_commands_and_stops_without_leaving_processes(tmp_pa
         assert upload.returncode == 0, upload.stderr
         (record,) = json.loads(upload.stdout)
         assert record["status"] == "COMPLETE"
+        # AND the web console it started lists the job
+        page = requests.get(f"{console}/jobs", timeout=30)
+        assert page.status_code == 200 and f'data-job-id="{record["jobId"]}"' in page.text
     finally:
         # AND Ctrl-C stops the stack: the emulator and every function host exit, the target file goes
         up.send_signal(signal.SIGINT)
         output = up.communicate(timeout=60)[0].decode()
     assert up.returncode == 0, output
     assert "stopped" in output
+    assert f"web console: {console}/" in output
     assert not target.exists()
     for pid in hosts:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
