@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pixelpipe.config import workers
 from pixelpipe.logic.clock import format_iso, parse_iso
-from pixelpipe_cli import graph as state_graph
-from pixelpipe_cli import operations, traces
+from pixelpipe_cli import graph_svg, operations, traces, workflow_sources
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
 
@@ -178,7 +178,7 @@ class ExecutionView:
     status: str
     step: str
     outcome: str
-    duration_ms: int
+    duration_ms: int | None
     path: list[str]
     console_url: str | None = None
 
@@ -187,20 +187,9 @@ class ExecutionView:
 class JobGraph:
     svg: str
     executions: list[ExecutionView] = field(default_factory=list)
-    # state -> what each visit received and returned, from the execution history
+    # state -> what each visit received and returned (and the error it met), from the execution history
     visits: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def _history_events(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = stepfunctions.get_execution_history(**kwargs)
-        events += page["events"]
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def _pretty(text: str | None) -> str:
@@ -212,42 +201,17 @@ def _pretty(text: str | None) -> str:
         return text
 
 
-def _state_visits(name: str, events: list[dict[str, Any]], into: dict[str, list[dict[str, str]]]) -> None:
-    open_visits: dict[str, dict[str, str]] = {}
-    for event in events:
-        if "stateEnteredEventDetails" in event:
-            details = event["stateEnteredEventDetails"]
-            visit = {"execution": name, "input": _pretty(details.get("input")), "output": ""}
-            into.setdefault(details["name"], []).append(visit)
-            open_visits[details["name"]] = visit
-        elif "stateExitedEventDetails" in event:
-            details = event["stateExitedEventDetails"]
-            if details["name"] in open_visits:
-                open_visits.pop(details["name"])["output"] = _pretty(details.get("output"))
-
-
 def job_graph(target: Target, job: dict[str, Any]) -> JobGraph:
-    """The reconcile machine drawn by the CLI's renderer with this job's executions on it."""
-    machine = state_graph.parse_asl(state_graph.load_definition())
-    arns = list(job.get("executions", []))
-    if not target.is_local:
-        svg, messages = state_graph.job_graph_svg(target, job, machine)
-        views = [
-            ExecutionView(
-                arn.rsplit(":", 1)[-1], arn, "?", "?", "?", 0, [], state_graph.console_url(target.region, arn)
-            )
-            for arn in arns
-        ]
-        return JobGraph(svg, views, {}, messages[:1])
-    stepfunctions = target.client("stepfunctions")
-    runs, visits = [], {}
-    for arn in arns:
-        events = _history_events(stepfunctions, arn)
-        run = state_graph.parse_history(arn, events)
-        _state_visits(run.name, events, visits)
-        runs.append(run)
-    title = f"Reconcile executions of job {job['jobId']} ({job.get('status', '?')})"
-    svg = state_graph.render_svg(machine, title=title, executions=runs)
+    """The machine the target runs, drawn by the CLI's renderer with this job's executions on it (read
+    from GetExecutionHistory locally, from the machine's CloudWatch Logs group on AWS)."""
+    machine, notes = workflow_sources.machine_graph(target)
+    found = workflow_sources.job_executions(target, job)
+    svg = graph_svg.job_graph_svg(job, machine, found)
+    urls = (
+        {}
+        if target.is_local
+        else {arn: workflow_sources.console_url(target.region, arn) for arn in job.get("executions", [])}
+    )
     views = [
         ExecutionView(
             run.name,
@@ -255,13 +219,25 @@ def job_graph(target: Target, job: dict[str, Any]) -> JobGraph:
             run.status,
             run.step,
             run.outcome,
-            run.events[-1].offset_ms if run.events else 0,
+            run.duration_ms,
             run.states,
+            urls.get(run.arn),
         )
-        for run in runs
+        for run in found.traces
     ]
-    notes = [] if runs else ["no recorded reconcile executions yet"]
-    return JobGraph(svg, views, visits, notes)
+    visits: dict[str, list[dict[str, str]]] = {}
+    for run in found.traces:
+        for visit in run.visits:
+            visits.setdefault(visit.name, []).append(
+                {
+                    "execution": run.name,
+                    "input": _pretty(visit.input),
+                    "output": _pretty(visit.output),
+                    "error": " ".join(part for part in (visit.error, visit.cause) if part),
+                    "attempts": str(visit.attempts or ""),
+                }
+            )
+    return JobGraph(svg, views, visits, notes + found.notes)
 
 
 # ------------------------------------------------------------------------------------------ the trace
@@ -350,14 +326,19 @@ def aws_links(target: Target, job: dict[str, Any]) -> list[tuple[str, str]]:
         return []
     region = target.region
     links = [
-        (f"execution {arn.rsplit(':', 1)[-1]}", state_graph.console_url(region, arn))
+        (f"execution {arn.rsplit(':', 1)[-1]}", workflow_sources.console_url(region, arn))
         for arn in job.get("executions", [])
     ]
     if job.get("traceId"):
         links.append((f"trace {job['traceId']}", traces.console_url(target, job["traceId"])))
     base = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
-    for function in [target.dispatch_function, *(w.function for w in workers().values())]:
-        links.append((f"logs of {function}", base + f"$252Faws$252Flambda$252F{function}"))
+    groups = [
+        f"/aws/lambda/{f}" for f in (target.dispatch_function, *(w.function for w in workers().values()))
+    ]
+    if target.state_machine_log_group:
+        groups.insert(0, target.state_machine_log_group)
+    for group in groups:
+        links.append((f"log group {group}", base + quote(quote(group, safe=""), safe="").replace("%", "$")))
     return links
 
 
