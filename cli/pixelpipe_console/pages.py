@@ -28,6 +28,7 @@ def jobs_filters(request: Request) -> dict[str, Any]:
         "status": status if status in data.STATUSES else "",
         "q": params.get("q", "")[:200],
         "since": params.get("since", ""),
+        "until": params.get("until", ""),
         "before": params.get("before", ""),
         "size": min(int(size), MAX_PAGE_SIZE) if size.isdigit() and int(size) > 0 else PAGE_SIZE,
     }
@@ -38,7 +39,8 @@ def jobs_context(target: Target, filters: dict[str, Any]) -> dict[str, Any]:
         target,
         status=filters["status"] or None,
         query=filters["q"],
-        before=filters["before"] or None,  # a createdAt from the previous page, used as it is
+        # a createdAt from the previous page, used as it is; else the end of the chosen time range
+        before=filters["before"] or data.parse_since(filters["until"]),
         since=data.parse_since(filters["since"]),
         size=filters["size"],
     )
@@ -65,11 +67,22 @@ def job_stats(request: Request) -> Response:
 
 
 def job_sections(target: Target, job: dict[str, Any]) -> dict[str, Any]:
-    """Everything under the summary: graph with the executions' path, trace waterfall, AWS links."""
+    """Everything under the summary: graph with the executions' path, trace waterfall, AWS links. A
+    section whose source cannot be read says so in its place; the rest of the page still shows."""
+    problems: dict[str, str] = {}
+    try:
+        graph = data.job_graph(target, job)
+    except data.SERVICE_ERRORS as error:
+        graph, problems["graph"] = None, f"executions unreadable: {error}"
+    try:
+        waterfall = data.job_waterfall(target, job)
+    except data.SERVICE_ERRORS as error:
+        waterfall, problems["trace"] = None, f"trace unreadable: {error}"
     return {
-        "graph": data.job_graph(target, job),
-        "waterfall": data.job_waterfall(target, job),
+        "graph": graph,
+        "waterfall": waterfall,
         "aws_links": data.aws_links(target, job),
+        "problems": problems,
     }
 
 
