@@ -8,6 +8,7 @@ console costs a few cheap reads a second and the browser sees a job move within 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from markupsafe import escape
@@ -19,6 +20,9 @@ from pixelpipe_console import data, pages
 from pixelpipe_console.views import fragment
 
 POLL_SECONDS = 0.5
+# A poll never takes more than about a quarter of the emulator's time: moto answers a status-index Query
+# by sorting every item of that status, so with thousands of jobs one poll can take seconds.
+BUSY_FACTOR = 3
 STATS_EVERY = 10  # polls between two refreshes of the counts and percentiles when no row changed
 
 
@@ -37,6 +41,7 @@ async def jobs(request: Request) -> EventSourceResponse:
     async def events() -> AsyncIterator[dict[str, str]]:
         last_rows, last_stats, polls = None, None, 0
         while True:
+            started = time.monotonic()
             try:
                 rows, stats = await run_in_threadpool(
                     _rows_and_stats, request, last_rows, polls % STATS_EVERY == 0
@@ -52,7 +57,7 @@ async def jobs(request: Request) -> EventSourceResponse:
                 last_stats = stats
                 yield {"event": "stats", "data": stats}
             polls += 1
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(max(POLL_SECONDS, BUSY_FACTOR * (time.monotonic() - started)))
 
     return EventSourceResponse(events(), ping=15)
 

@@ -126,3 +126,21 @@ def test_retrying_a_complete_job_without_force_is_refused_inline(console: TestCl
     )
     assert answer.status_code == 200
     assert 'class="result refused"' in answer.text and "is COMPLETE" in answer.text
+
+
+def test_retry_all_failed_since_a_time_reports_what_it_did(
+    console: TestClient, jobs: dict, client: JobsClient
+) -> None:
+    guard = console.app.state.console.guard
+    headers = {"Origin": f"http://127.0.0.1:{PORT}", "X-Console-Token": guard.token, "HX-Request": "true"}
+    # nothing FAILED after a time in the future
+    later = console.post("/actions/retry-failed", data={"since": "2999-01-01T00:00"}, headers=headers)
+    assert later.status_code == 200 and "0 retried, 0 skipped" in later.text
+    # since this module's jobs were created (to the second, as the form gives it): only its FAILED one
+    since = client.get(jobs["done"])["createdAt"][:19]
+    answer = console.post("/actions/retry-failed", data={"since": since}, headers=headers)
+    assert answer.status_code == 200
+    assert "1 retried, 0 skipped" in answer.text and f"{jobs['hostile']}: re-running resize" in answer.text
+    assert [e["event"] for e in client.get(jobs["hostile"])["history"] if e["step"] == "operator"] == [
+        "retry"
+    ]

@@ -3,9 +3,13 @@ become message pages. None of these requests may reach the target (the loader re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
+from pixelpipe_cli.main import app
 from pixelpipe_cli.target import Target
 from pixelpipe_console.app import create_app
 from pixelpipe_console.security import TOKEN_HEADER
@@ -134,3 +138,9 @@ def test_an_unreachable_emulator_is_a_message_page_not_a_traceback() -> None:
     assert answer.status_code == 502
     assert "Could not connect to the endpoint URL" in answer.text
     assert "Traceback" not in answer.text and 'File "' not in answer.text
+
+
+def test_the_console_command_without_a_stack_says_how_to_start_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["console"], env={"PIXELPIPE_TARGET": str(tmp_path / "none.json")})
+    assert result.exit_code == 1
+    assert "pixelpipe up" in result.output
