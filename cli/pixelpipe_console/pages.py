@@ -119,3 +119,11 @@ def queues(request: Request) -> Response:
 def pipeline(request: Request) -> Response:
     target = _target(request)
     return render(request, "pipeline.html", target=target, map=data_queues.pipeline_map(target))
+
+
+def worker_queues(request: Request) -> Response:
+    return render(request, "_worker_queues.html", queues=data_queues.worker_queues(_target(request)))
+
+
+def pipeline_map(request: Request) -> Response:
+    return render(request, "_pipeline_map.html", map=data_queues.pipeline_map(_target(request)))

@@ -112,10 +112,14 @@ def test_a_complete_job_page_has_its_path_its_trace_and_its_thumbnails(
 
 def test_queues_and_pipeline_pages_name_every_worker_from_the_config(console: TestClient) -> None:
     queues, pipeline = console.get("/queues"), console.get("/pipeline")
-    assert queues.status_code == pipeline.status_code == 200
+    # and the fragments the pages refresh themselves with
+    live_queues, live_map = console.get("/queues/workers"), console.get("/pipeline/map")
+    assert {r.status_code for r in (queues, pipeline, live_queues, live_map)} == {200}
     for step, worker in workers().items():
         assert worker.queue in queues.text and worker.dlq in queues.text
-        assert f'data-node="worker-{step}"' in pipeline.text and worker.function in pipeline.text
+        assert f'<tr data-step="{step}">' in live_queues.text
+        for page in (pipeline, live_map):
+            assert f'data-node="worker-{step}"' in page.text and worker.function in page.text
 
 
 def test_retrying_a_complete_job_without_force_is_refused_inline(console: TestClient, jobs: dict) -> None:
