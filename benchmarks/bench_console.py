@@ -28,10 +28,10 @@ from pixelpipe.config import pipeline_config
 from pixelpipe.logic.clock import format_iso
 from pixelpipe_cli import traces
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.provision import create_jobs_table, state_machine_definition
-from pixelpipe_cli.stack import free_port
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
 from pixelpipe_console.app import create_app
+from pixelpipe_emulator.provision import create_jobs_table, state_machine_definition
+from pixelpipe_emulator.stack import free_port
 
 PORT = 8484
 STATUSES = ("COMPLETE",) * 90 + ("FAILED",) * 8 + ("PENDING",) * 2

@@ -18,8 +18,8 @@ import pytest
 
 from pixelpipe.config import pipeline_config
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack, free_port
 from pixelpipe_console.server import BackgroundConsole
+from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import CHROMIUM, CHROMIUM_ARGS, FLAKY_RESIZE
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"

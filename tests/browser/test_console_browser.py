@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from pixelpipe_cli import operations, traces
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack, free_port
+from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import FLAKY
 from support.inputs import SAMPLES
 from support.stacks import wait_until

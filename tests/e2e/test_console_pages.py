@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 
 from pixelpipe.config import workers
 from pixelpipe_cli.jobs_client import JobsClient
-from pixelpipe_cli.stack import LocalStack
 from pixelpipe_cli.target import Target
 from pixelpipe_console.app import create_app
+from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
 
 pytestmark = pytest.mark.e2e

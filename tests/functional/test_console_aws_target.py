@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.config import pipeline_config
-from pixelpipe_cli.provision import create_jobs_table
 from pixelpipe_cli.target import Target
 from pixelpipe_console.app import create_app
+from pixelpipe_emulator.provision import create_jobs_table
 
 PORT = 8484
 JOB_ID = "6c1b7a52-0c1e-5d7a-9a4e-3f2d1c0b9a88"
