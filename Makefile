@@ -54,8 +54,8 @@ lock: setup ## Re-resolve the hashed locks in requirements/ after a pin changed 
 demo: setup ## Process the bundled samples on a private local stack and show the results
 	$(BIN)/pixelpipe demo
 
-up: setup ## Run the local stack in the foreground (Ctrl-C to stop)
-	$(BIN)/pixelpipe up
+up: setup ## Run the local stack and its web console (http://127.0.0.1:8484/) in the foreground (Ctrl-C to stop)
+	$(BIN)/pixelpipe up --console
 
 lint: setup ## ruff lint + format check
 	$(BIN)/ruff check .

@@ -27,7 +27,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # What pyproject.toml builds the wheel from; the links into the packages are copied as links.
 SOURCES = ["pyproject.toml", "pipeline.json", "statemachine", "samples", "lambdas", "cli"]
 PIP = [sys.executable, "-m", "pip", "--quiet"]
-PACKAGES = ("pixelpipe", "pixelpipe_cli", "pixelpipe_emulator")
+PACKAGES = ("pixelpipe", "pixelpipe_cli", "pixelpipe_emulator", "pixelpipe_console")
+# The console's templates and vendored scripts are package data: served from the installed package.
+CONSOLE_FROM_THE_WHEEL = """
+from starlette.testclient import TestClient
+from pixelpipe_console.app import create_app
+def no_stack():
+    raise SystemExit("no stack to talk to")
+browser = TestClient(create_app(no_stack, port=8484), base_url="http://127.0.0.1:8484")
+page, script = browser.get("/jobs"), browser.get("/static/vendor/htmx-2.0.11.min.js")
+print(page.status_code, "no stack to talk to" in page.text, script.status_code, len(script.content) > 10000)
+"""
 WHERE_ARE_THE_PACKAGES = (
     "import importlib, json; "
     f"print(json.dumps([importlib.import_module(name).__file__ for name in {PACKAGES!r}]))"
@@ -131,3 +141,13 @@ def test_the_installed_wheel_runs_the_demo_from_any_directory(tmp_path: Path) ->
     assert len(saved) == len(records["cat.png"]["thumbnails"]) == 3
     sizes = sorted(Image.open(path).size for path in saved)
     assert sizes == sorted((t["width"], t["height"]) for t in records["cat.png"]["thumbnails"])
+    # AND the console runs from the wheel: its pages render and its vendored htmx is served
+    console = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", CONSOLE_FROM_THE_WHEEL],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert console.stdout.split() == ["404", "True", "200", "True"], console.stderr[-3000:]
