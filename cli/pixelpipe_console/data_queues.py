@@ -83,6 +83,7 @@ class DeadLetterView:
     receive_count: int
     age_s: int | None
     reason: str
+    job_status: str = ""  # "" for a dispatch failure (no job yet)
 
 
 @dataclass
@@ -110,9 +111,13 @@ def dead_letter_queues(target: Target) -> list[DlqView]:
         messages = []
         for letter in summary.samples:
             job = client.get(letter.job_id) if letter.job_id and letter.job_id != "?" else None
-            reason = (job or {}).get("failureReason", "") if job else ""
-            if job and not reason:
-                reason = f"job is {job.get('status')}"
+            status = job.get("status", "") if job else ""
+            if status == "FAILED":
+                reason = job.get("failureReason", "")
+            elif job:
+                reason = f"job is {status} (retried since): a redrive drops this message"
+            else:
+                reason = "the S3 event dispatch-tasks failed on" if letter.upload else "no such job"
             messages.append(
                 DeadLetterView(
                     letter.message_id,
@@ -121,6 +126,7 @@ def dead_letter_queues(target: Target) -> list[DlqView]:
                     letter.receive_count,
                     _age_s(letter.sent_at),
                     reason,
+                    status,
                 )
             )
         ages = [m.age_s for m in messages if m.age_s is not None]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from pixelpipe.config import workers
 from pixelpipe_cli import operations, traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack, free_port
@@ -134,7 +135,11 @@ def test_a_failed_job_retried_from_its_page_ends_complete(
 
 
 def test_a_dlq_redrive_from_the_queues_page_gets_the_job_done(
-    page: Any, console_url: str, console_stack: LocalStack, jobs_client: JobsClient
+    page: Any,
+    console_url: str,
+    console_stack: LocalStack,
+    jobs_client: JobsClient,
+    screenshot: Callable[[Any, str], None],
 ) -> None:
     # GIVEN a FAILED job whose resize message is in the DLQ
     job_id = failed_resize_job(jobs_client, "redrive-me.png")
@@ -149,7 +154,9 @@ def test_a_dlq_redrive_from_the_queues_page_gets_the_job_done(
     page.goto(f"{console_url}/queues")
     dlq = page.locator(".dlq[data-step='resize']")
     expect(dlq.locator(f"a[href='/jobs/{job_id}']")).to_be_visible()
-    expect(dlq.locator(".reason").first).not_to_be_empty()
+    row = dlq.locator("tr", has=page.locator(f"a[href='/jobs/{job_id}']"))
+    expect(row.locator(".reason")).to_contain_text("resize: gave up after 2 attempts")
+    screenshot(page, "console-queues.png")
     dlq.locator("button.redrive").click()
     # THEN the result names the reopened job, and the job completes
     expect(dlq.locator(".result")).to_contain_text(f"reopened {job_id}")
@@ -224,3 +231,15 @@ def test_a_post_from_another_origin_is_refused(
     expect(page.locator("body")).to_contain_text("cross-origin")
     after = jobs_client.get(job_id)
     assert after["history"] == before["history"] and after["status"] == "COMPLETE"
+
+
+def test_the_pipeline_page_draws_a_lane_per_worker_with_live_counts(
+    page: Any, console_url: str, screenshot: Callable[[Any, str], None]
+) -> None:
+    page.goto(f"{console_url}/pipeline")
+    for step, worker in workers().items():
+        lane = page.locator(f"#node-worker-{step}")
+        expect(lane).to_contain_text(worker.function)
+        expect(page.locator(f"#node-queue-{step}")).to_contain_text("waiting")
+    expect(page.locator("#node-table")).to_contain_text("complete")
+    screenshot(page, "console-pipeline.png")
