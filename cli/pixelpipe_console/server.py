@@ -21,7 +21,12 @@ def url(port: int = DEFAULT_PORT) -> str:
 
 def _server(target_loader: Callable[[], Target], port: int) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(target_loader, port=port), host=HOST, port=port, log_level="warning", access_log=False
+        create_app(target_loader, port=port),
+        host=HOST,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,  # open live-update streams never end by themselves
     )
     return uvicorn.Server(config)
 
