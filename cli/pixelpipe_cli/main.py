@@ -58,7 +58,10 @@ def up(
     stack = LocalStack(state_dir(), port=port)
     with stack, contextlib.ExitStack() as extras:
         if console:
-            extras.enter_context(console_server.BackgroundConsole(lambda: stack.target, console_port))
+            try:
+                extras.enter_context(console_server.BackgroundConsole(lambda: stack.target, console_port))
+            except RuntimeError as error:  # the port is taken: say so, and stop the stack cleanly
+                raise _fail(error) from None
         render.console.print(
             render.message(
                 render.literal("Pixel-Pipe local stack up", style="green"),

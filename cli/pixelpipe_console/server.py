@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import webbrowser
@@ -46,7 +47,11 @@ class BackgroundConsole:
         self.port = port
         self.url = url(port)
         self._server = _server(target_loader, port)
-        self._thread = threading.Thread(target=self._server.run, name="pixelpipe-console", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="pixelpipe-console", daemon=True)
+
+    def _run(self) -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind; __enter__ reports it
+            self._server.run()
 
     def __enter__(self) -> BackgroundConsole:
         self._thread.start()
