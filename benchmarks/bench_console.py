@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import time
 import uuid
@@ -118,6 +119,7 @@ def _median_ms(call: Callable[[], Any], runs: int) -> float:
 def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float]:
     config = pipeline_config()
     port = free_port()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -190,7 +192,9 @@ def section(args: Any) -> tuple[str, dict[str, float]]:
     results = run(jobs=jobs, spans=200, runs=5)
     markdown = "\n".join(
         [
-            f"Console server time (median of 5; {jobs:,} jobs in the table, a 200-span trace; moto):",
+            "## Console",
+            "",
+            f"Server time (median of 5; {jobs:,} jobs in the table, a 200-span trace; moto):",
             "",
             "| page | console | the CLI's own read | ratio |",
             "|---|---|---|---|",

@@ -42,6 +42,10 @@ METRICS = [
     "jobs_per_s",
     "overhead_vs_bare",
     "usd_per_1000_images",
+    "console_jobs_page_ms",
+    "console_job_page_ms",
+    "console_jobs_page_vs_cli",
+    "console_job_page_vs_cli",
 ]
 
 # Issue 12's goals: metric -> (comparison, limit). A ratio is make_thumbnails' time over the other's.
@@ -56,6 +60,9 @@ GOALS = {
     "analysis_import_ms": ("<=", 250),
     "jobs_per_s": (">=", 20),
     "overhead_vs_bare": ("<=", 1.0),
+    # Issue 11: server time of the console's pages (10,000 jobs in the table; a 200-span trace).
+    "console_jobs_page_ms": ("<=", 300),
+    "console_job_page_ms": ("<=", 300),
 }
 
 
@@ -154,6 +161,12 @@ def cold_start_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return bench_cold_start.section(3 if args.quick else 5)
 
 
+def console_section(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    import bench_console
+
+    return bench_console.section(args)
+
+
 def _script_section(title: str, command: list[str]) -> Section:
     """A benchmark that prints its own report: run it, keep its output verbatim (no metrics yet)."""
 
@@ -175,6 +188,7 @@ SECTIONS: list[Section] = [
     cost_section,
     _script_section("Offline labels", ["benchmarks/bench_labels.py", "--repeat", "20"]),
     _script_section("Local stack throughput", ["benchmarks/bench_pipeline.py", "--jobs", "60"]),
+    console_section,
 ]
 
 
