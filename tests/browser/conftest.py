@@ -39,8 +39,10 @@ def _need_chromium() -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     _need_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Generous waits: the box is shared, and the stack, the console and chromium all run on it.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
@@ -79,6 +81,7 @@ def console_url(console_stack: LocalStack) -> Iterator[str]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh page; any JavaScript dialog (an injected alert) fails the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
