@@ -1,8 +1,9 @@
 """Everything the console reads or changes, through the CLI's own modules (one place to adapt them).
 
 Jobs come from the CLI's JobsClient / JobsTable (the status index, never a Scan), traces from
-pixelpipe_cli.traces, the state machine picture from pixelpipe_cli.graph's renderer, retries and
-dead-letter redrives from pixelpipe_cli.operations. This module only shapes their answers for pages.
+pixelpipe_cli.traces, the state machine and a job's executions from workflow_sources and graph_svg,
+retries from pixelpipe_cli.retry (dead letters: data_queues.py, through pixelpipe_cli.dlq). This module
+only shapes their answers for pages.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pixelpipe.config import workers
 from pixelpipe.logic.clock import format_iso, parse_iso
-from pixelpipe_cli import graph_svg, operations, traces, workflow_sources
+from pixelpipe_cli import graph_svg, traces, workflow_sources
+from pixelpipe_cli import retry as retries
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
 
 STATUSES = ("PENDING", "COMPLETE", "FAILED")
-OperationError = operations.OperationError
+OperationError = retries.OperationError
 # What an AWS or emulator call can raise that the console shows as a message page.
 SERVICE_ERRORS = (ClientError, BotoCoreError, OperationError)
 
@@ -346,13 +348,13 @@ def aws_links(target: Target, job: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def retry(target: Target, job_id: str, step: str | None, force: bool) -> str:
-    result = operations.retry_job(target, job_id, [step] if step else None, force)
+    result = retries.retry_job(target, job_id, [step] if step else None, force)
     steps = ", ".join(result.steps)
     return f"re-running {steps} (was {result.previous_status}); SNS message {result.message_id}"
 
 
-def retry_failed(target: Target, since: str | None) -> operations.BulkRetry:
-    return operations.retry_failed(target, since)
+def retry_failed(target: Target, since: str | None) -> retries.BulkRetry:
+    return retries.retry_failed(target, since)
 
 
 def parse_since(value: str) -> str | None:

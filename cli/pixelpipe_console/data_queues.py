@@ -1,4 +1,4 @@
-"""The queues and the pipeline map for the console, through pixelpipe_cli.operations (one place to
+"""The queues and the pipeline map for the console, through pixelpipe_cli.dlq (one place to
 adapt, like data.py for jobs)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pixelpipe.config import pipeline_config, workers
-from pixelpipe_cli import operations
+from pixelpipe_cli import dlq
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
 from pixelpipe_console.data import hour_ago, status_counts
@@ -104,10 +104,10 @@ def _age_s(sent_at: str) -> int | None:
 
 
 def dead_letter_queues(target: Target) -> list[DlqView]:
-    """operations.dlq_list (a peek: nothing is consumed), with each message's job and its failure reason."""
+    """dlq.dlq_list (a peek: nothing is consumed), with each message's job and its failure reason."""
     client = JobsClient(target)
     views = []
-    for summary in operations.dlq_list(target):
+    for summary in dlq.dlq_list(target):
         messages = []
         for letter in summary.samples:
             job = client.get(letter.job_id) if letter.job_id and letter.job_id != "?" else None
@@ -143,8 +143,8 @@ def dead_letter_queues(target: Target) -> list[DlqView]:
     return views
 
 
-def redrive(target: Target, queue: str | None) -> list[operations.RedriveReport]:
-    return operations.dlq_redrive(target, queue)
+def redrive(target: Target, queue: str | None) -> list[dlq.RedriveReport]:
+    return dlq.dlq_redrive(target, queue)
 
 
 # ---------------------------------------------------------------------------------------- pipeline map

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from pixelpipe.config import workers
-from pixelpipe_cli import operations, traces
+from pixelpipe_cli import dlq, traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import FLAKY
@@ -144,25 +144,23 @@ def test_a_dlq_redrive_from_the_queues_page_gets_the_job_done(
     # GIVEN a FAILED job whose resize message is in the DLQ
     job_id = failed_resize_job(jobs_client, "redrive-me.png")
     in_dlq = wait_until(
-        lambda: any(
-            d.job_id == job_id for d in operations.dlq_list(console_stack.target, "resize")[0].samples
-        ),
+        lambda: any(d.job_id == job_id for d in dlq.dlq_list(console_stack.target, "resize")[0].samples),
         timeout=20,
     )
     assert in_dlq
     # WHEN the queues page lists it and the operator redrives the resize DLQ
     page.goto(f"{console_url}/queues")
-    dlq = page.locator(".dlq[data-step='resize']")
-    expect(dlq.locator(f"a[href='/jobs/{job_id}']")).to_be_visible()
-    row = dlq.locator("tr", has=page.locator(f"a[href='/jobs/{job_id}']"))
+    resize_dlq = page.locator(".dlq[data-step='resize']")
+    expect(resize_dlq.locator(f"a[href='/jobs/{job_id}']")).to_be_visible()
+    row = resize_dlq.locator("tr", has=page.locator(f"a[href='/jobs/{job_id}']"))
     expect(row.locator(".reason")).to_contain_text("resize: gave up after 2 attempts")
     screenshot(page, "console-queues.png")
-    dlq.locator("button.redrive").click()
+    resize_dlq.locator("button.redrive").click()
     # THEN the result names the reopened job, and the job completes
-    expect(dlq.locator(".result")).to_contain_text(f"reopened {job_id}")
+    expect(resize_dlq.locator(".result")).to_contain_text(f"reopened {job_id}")
     job = finished(jobs_client, job_id)
     assert job["status"] == "COMPLETE", job.get("failureReason")
-    assert all(d.job_id != job_id for d in operations.dlq_list(console_stack.target, "resize")[0].samples)
+    assert all(d.job_id != job_id for d in dlq.dlq_list(console_stack.target, "resize")[0].samples)
 
 
 def test_a_hostile_key_is_shown_as_text_everywhere(
