@@ -4,8 +4,11 @@ behave like AWS where the pipeline's guarantees depend on it, and one that bound
 The emulator answers every AWS call of the pipeline and interprets every state machine execution, so
 its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
 - moto's Step Functions interpreter ran its ANTLR parser on the whole ASL for every execution (about
-  a quarter of the CPU). The parse tree depends only on the definition text, so it is cached; turning
-  it into evaluation components still happens per execution, so executions share no state.
+  a quarter of the CPU). The parse tree depends only on the definition text, so it is cached; so are
+  the evaluation components built from it (another twelfth of the CPU, the preprocessor compiling every
+  path and intrinsic again): they are built to be shared, keeping all per-execution state in the
+  execution's Environment (its stack, heap and contexts), keyed by component; only the key is made
+  stable here (see `_component_heap_key`).
 - every request listed moto's package directory to route by Host header (about a tenth): the listing
   never changes while the server runs, so it is read once.
 - werkzeug logged every request to stderr: only warnings are kept.
@@ -59,6 +62,7 @@ from moto import backends, server
 from moto.core.model_instances import model_data
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as interpreter_boto_client
@@ -79,12 +83,24 @@ def _parse_tree(definition: str):
     return tree
 
 
+@lru_cache(maxsize=32)
+def _program(definition: str):
+    return Preprocessor().visit(_parse_tree(definition))
+
+
 _original_parse = asl_parser.AmazonStateLanguageParser.parse
 
 
 def _parse(definition: str):
-    tree = _parse_tree(definition)
-    return Preprocessor().visit(tree), tree
+    return _program(definition), _parse_tree(definition)
+
+
+def _component_heap_key(component: EvalComponent) -> str:
+    """Where a component keeps its per-execution state (e.g. a Retry's attempt count) in the
+    execution's Environment. moto draws a random key on first use; a shared component read by two
+    executions at once could draw two, and one would lose its count. Its identity is stable while it
+    lives, unique among live components, and needs no lock."""
+    return f"component-{id(component):x}"
 
 
 # ------------------------------------------------------------------------------ interpreter boto3 clients
@@ -306,6 +322,7 @@ def main() -> None:
     emulator_s3_events.install()
     faults.install_in_emulator()
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
+    EvalComponent.heap_key = property(_component_heap_key)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     make_dynamodb_atomic()
