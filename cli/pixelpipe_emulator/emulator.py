@@ -12,6 +12,7 @@ its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
 - every request listed moto's package directory to route by Host header (about a tenth): the listing
   never changes while the server runs, so it is read once.
 - werkzeug logged every request to stderr: only warnings are kept.
+- werkzeug closed the connection after every request: `keepalive_http` keeps connections alive.
 - the interpreter made a new boto3 client for every Task state it ran (about a tenth of the CPU under
   `bench_pipeline`, botocore loading its service model and endpoint rules each time). A client is
   thread-safe and holds no per-execution state (the interpreter passes dummy credentials and a fixed
@@ -72,6 +73,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from pixelpipe_emulator import emulator_s3_events, faults
 from pixelpipe_emulator.boto_session import default_session
+from pixelpipe_emulator.keepalive_http import KeepAliveRequestHandler
 
 RETENTION_ENV = "PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS"
 DEFAULT_RETENTION_SECONDS = 600.0
@@ -330,6 +332,7 @@ def main() -> None:
     track_models_weakly()
     describe_errors_without_request_id()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server.MotoRequestHandler = KeepAliveRequestHandler
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     threading.Thread(target=_prune_forever, args=(retention,), name="prune-executions", daemon=True).start()
     server.main()
