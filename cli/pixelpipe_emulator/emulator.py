@@ -13,6 +13,9 @@ its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
   never changes while the server runs, so it is read once.
 - werkzeug logged every request to stderr: only warnings are kept.
 - werkzeug closed the connection after every request: `keepalive_http` keeps connections alive.
+- the interpreter parsed every JSONPath (`$.jobId`, ...) at every use with jsonpath_ng, whose parser
+  rebuilds its yacc tables on each construction (a fifth of the emulator's CPU, measured with
+  `py-spy --gil`): parsed paths are cached by their text (a parsed path is only read when matching).
 - the interpreter made a new boto3 client for every Task state it ran (about a tenth of the CPU under
   `bench_pipeline`, botocore loading its service model and endpoint rules each time). A client is
   thread-safe and holds no per-execution state (the interpreter passes dummy credentials and a fixed
@@ -63,10 +66,12 @@ from moto import backends, server
 from moto.core.model_instances import model_data
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.component.common.path import result_path as interpreter_result_path
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as interpreter_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as interpreter_json_path
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
@@ -103,6 +108,13 @@ def _component_heap_key(component: EvalComponent) -> str:
     executions at once could draw two, and one would lose its count. Its identity is stable while it
     lives, unique among live components, and needs no lock."""
     return f"component-{id(component):x}"
+
+
+def cache_jsonpath_parsing() -> None:
+    """The interpreter's JSONPath evaluation (`extract_json`, jsonpath_ng's extended grammar) and
+    ResultPath (its base grammar) each get their own parser, cached."""
+    interpreter_json_path.parse = lru_cache(maxsize=1024)(interpreter_json_path.parse)
+    interpreter_result_path.parse = lru_cache(maxsize=1024)(interpreter_result_path.parse)
 
 
 # ------------------------------------------------------------------------------ interpreter boto3 clients
@@ -329,6 +341,7 @@ def main() -> None:
     backends.list_of_moto_modules = lambda: modules
     make_dynamodb_atomic()
     share_interpreter_clients()
+    cache_jsonpath_parsing()
     track_models_weakly()
     describe_errors_without_request_id()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
