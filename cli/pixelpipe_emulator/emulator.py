@@ -4,11 +4,23 @@ behave like AWS where the pipeline's guarantees depend on it, and one that bound
 The emulator answers every AWS call of the pipeline and interprets every state machine execution, so
 its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
 - moto's Step Functions interpreter ran its ANTLR parser on the whole ASL for every execution (about
-  a quarter of the CPU). The parse tree depends only on the definition text, so it is cached; turning
-  it into evaluation components still happens per execution, so executions share no state.
+  a quarter of the CPU). The parse tree depends only on the definition text, so it is cached; so are
+  the evaluation components built from it (another twelfth of the CPU, the preprocessor compiling every
+  path and intrinsic again): they are built to be shared, keeping all per-execution state in the
+  execution's Environment (its stack, heap and contexts), keyed by component; only the key is made
+  stable here (see `_component_heap_key`).
 - every request listed moto's package directory to route by Host header (about a tenth): the listing
   never changes while the server runs, so it is read once.
 - werkzeug logged every request to stderr: only warnings are kept.
+- werkzeug closed the connection after every request: `keepalive_http` keeps connections alive.
+- the interpreter parsed every JSONPath (`$.jobId`, ...) at every use with jsonpath_ng, whose parser
+  rebuilds its yacc tables on each construction (a fifth of the emulator's CPU, measured with
+  `py-spy --gil`): parsed paths are cached by their text (a parsed path is only read when matching).
+- the interpreter made a new boto3 client for every Task state it ran (about a tenth of the CPU under
+  `bench_pipeline`, botocore loading its service model and endpoint rules each time). A client is
+  thread-safe and holds no per-execution state (the interpreter passes dummy credentials and a fixed
+  endpoint), so one per region and service is made once and shared, with a connection pool as large as
+  the number of executions that run at once, so their HTTP connections are kept alive and reused.
 
 Like AWS:
 - DynamoDB is atomic per item; moto is not. Its request threads (the pipeline's calls and the Step
@@ -40,6 +52,7 @@ import datetime
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -48,18 +61,24 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from moto import backends, server
 from moto.core.model_instances import model_data
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.component.common.path import result_path as interpreter_result_path
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils import boto_client as interpreter_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as interpreter_json_path
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from pixelpipe_emulator import emulator_s3_events, faults
 from pixelpipe_emulator.boto_session import default_session
+from pixelpipe_emulator.keepalive_http import KeepAliveRequestHandler
 
 RETENTION_ENV = "PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS"
 DEFAULT_RETENTION_SECONDS = 600.0
@@ -71,12 +90,83 @@ def _parse_tree(definition: str):
     return tree
 
 
+@lru_cache(maxsize=32)
+def _program(definition: str):
+    return Preprocessor().visit(_parse_tree(definition))
+
+
 _original_parse = asl_parser.AmazonStateLanguageParser.parse
 
 
 def _parse(definition: str):
-    tree = _parse_tree(definition)
-    return Preprocessor().visit(tree), tree
+    return _program(definition), _parse_tree(definition)
+
+
+def _component_heap_key(component: EvalComponent) -> str:
+    """Where a component keeps its per-execution state (e.g. a Retry's attempt count) in the
+    execution's Environment. moto draws a random key on first use; a shared component read by two
+    executions at once could draw two, and one would lose its count. Its identity is stable while it
+    lives, unique among live components, and needs no lock."""
+    return f"component-{id(component):x}"
+
+
+def cache_jsonpath_parsing() -> None:
+    """The interpreter's JSONPath evaluation (`extract_json`, jsonpath_ng's extended grammar) and
+    ResultPath (its base grammar) each get their own parser, cached."""
+    interpreter_json_path.parse = lru_cache(maxsize=1024)(interpreter_json_path.parse)
+    interpreter_result_path.parse = lru_cache(maxsize=1024)(interpreter_result_path.parse)
+
+
+# ------------------------------------------------------------------------------ interpreter boto3 clients
+
+# Executions run concurrently, one thread each: enough kept-alive connections for a burst of them.
+INTERPRETER_POOL_CONNECTIONS = 64
+_interpreter_clients: dict[tuple[str, str], Any] = {}
+_interpreter_clients_lock = threading.Lock()
+_original_boto_client_for = interpreter_boto_client.boto_client_for
+
+
+def _shared_client(region: str, service: str) -> Any:
+    """The client moto's `boto_client_for` makes (same endpoint, dummy credentials, no validation, no
+    retries, same timeouts), made once per region and service."""
+    key = (region, service)
+    with _interpreter_clients_lock:
+        if key not in _interpreter_clients:
+            timeout = interpreter_boto_client.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+            _interpreter_clients[key] = boto3.client(
+                service_name=service,
+                region_name=region,
+                aws_access_key_id="ak",
+                aws_secret_access_key="sk",
+                endpoint_url=f"http://localhost:{interpreter_boto_client.moto_server_port()}",
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
+                    max_pool_connections=INTERPRETER_POOL_CONNECTIONS,
+                ),
+            )
+        return _interpreter_clients[key]
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    # moto ignores `state_credentials` too. In its in-process (decorator) mode calls are intercepted
+    # without an endpoint: then moto's own function, unchanged.
+    if interpreter_boto_client.botocore_stubber.enabled:
+        return _original_boto_client_for(region, service, state_credentials)
+    return _shared_client(region, service)
+
+
+def share_interpreter_clients() -> None:
+    """Every interpreter module gets `_boto_client_for`: those imported later through the source
+    module, those already imported (`from ... import boto_client_for`) in their own namespace."""
+    interpreter_boto_client.boto_client_for = _boto_client_for
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and (
+            getattr(module, "boto_client_for", None) is _original_boto_client_for
+        ):
+            module.boto_client_for = _boto_client_for
 
 
 # ------------------------------------------------------------------------------------ DynamoDB atomicity
@@ -246,12 +336,16 @@ def main() -> None:
     emulator_s3_events.install()
     faults.install_in_emulator()
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
+    EvalComponent.heap_key = property(_component_heap_key)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     make_dynamodb_atomic()
+    share_interpreter_clients()
+    cache_jsonpath_parsing()
     track_models_weakly()
     describe_errors_without_request_id()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server.MotoRequestHandler = KeepAliveRequestHandler
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     threading.Thread(target=_prune_forever, args=(retention,), name="prune-executions", daemon=True).start()
     server.main()

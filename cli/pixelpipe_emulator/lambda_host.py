@@ -21,6 +21,7 @@ subsegments come from the X-Ray SDK via the local daemon), carries each SQS mess
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -180,16 +181,36 @@ class FunctionHost:
                 },
             )
 
-    def trace_of(self, message: dict[str, Any]) -> str:
-        """The job's trace, which SNS and SQS carry as AWSTraceHeader on AWS; moto does not, so look it up."""
-        try:
-            job_id = json.loads(message["Body"])["job_id"]
-            item = self.dynamodb.get_item(
-                TableName=self.target.jobs_table, Key={"jobId": {"S": job_id}}, ProjectionExpression="traceId"
-            ).get("Item", {})
-            return item["traceId"]["S"]
-        except (KeyError, ValueError, TypeError):
-            return new_trace_id()
+    def traces_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
+        """Each message's job trace (by MessageId), which SNS and SQS carry as AWSTraceHeader on AWS;
+        moto does not, so look them up: one BatchGetItem for the whole batch (not a GetItem per message:
+        the emulator answers every call, and its CPU bounds the stack's throughput)."""
+        job_of: dict[str, str] = {}
+        for message in messages:
+            with contextlib.suppress(KeyError, ValueError, TypeError):  # not a job message: a fresh trace
+                job_of[message["MessageId"]] = str(json.loads(message["Body"])["job_id"])
+        found: dict[str, str] = {}
+        wanted = sorted(set(job_of.values()))  # BatchGetItem refuses a key named twice
+        for start in range(0, len(wanted), 100):
+            try:
+                response = self.dynamodb.batch_get_item(
+                    RequestItems={
+                        self.target.jobs_table: {
+                            "Keys": [{"jobId": {"S": job_id}} for job_id in wanted[start : start + 100]],
+                            "ProjectionExpression": "jobId, traceId",
+                        }
+                    }
+                )
+            except Exception as error:  # tracing must never stop delivery: the jobs get fresh traces
+                print(f"trace lookup failed: {error!r}", file=sys.stderr, flush=True)
+                continue
+            for item in response.get("Responses", {}).get(self.target.jobs_table, []):
+                if "traceId" in item:
+                    found[item["jobId"]["S"]] = item["traceId"]["S"]
+        return {
+            message["MessageId"]: found.get(job_of.get(message["MessageId"], ""), "") or new_trace_id()
+            for message in messages
+        }
 
     def serve(self) -> None:
         step = next((s for s, w in workers().items() if w.function == self.function), None)
@@ -218,6 +239,7 @@ class FunctionHost:
                 WaitTimeSeconds=1,
                 AttributeNames=["ApproximateReceiveCount"],
             ).get("Messages", [])
+            done = []
             for message in messages:
                 event = json.loads(message["Body"])
                 if event.get("Event") != "s3:TestEvent":
@@ -227,7 +249,8 @@ class FunctionHost:
                         print(f"dispatch-tasks failed: {error!r}", file=sys.stderr, flush=True)
                         self._retry_later(url, message)
                         continue
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                done.append(message)
+            self._delete(url, done)  # one call for the receive, not one per event
 
     def _retry_later(self, url: str, message: dict[str, Any]) -> None:
         """Make a failed event visible again after ASYNC_RETRY_BACKOFF_SECONDS x its receive count."""
@@ -251,19 +274,21 @@ class FunctionHost:
             self._deliver(batch, queue)
 
     def _deliver(self, batch: list[dict[str, Any]], queue: dict[str, str]) -> None:
-        """Invoke once per trace in the batch, then delete what succeeded.
+        """Invoke once per trace in the batch, then delete what succeeded, in one call.
 
         Lambda invokes once per batch and links the invocation to each message's trace; splitting by
         trace locally keeps every job's worker hop inside the job's own trace, which moto's X-Ray
         (no trace links, no filter expressions) can show.
         """
+        traces = self.traces_of(batch) if self.daemon else {}
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for message in batch:
-            trace_id = self.trace_of(message) if self.daemon else ""
+            trace_id = traces.get(message["MessageId"], "")
             by_trace.setdefault(trace_id, []).append(message)
             if self.daemon:
                 message.setdefault("Attributes", {})["AWSTraceHeader"] = f"Root={trace_id};Sampled=1"
                 self._queue_segment(message, queue["arn"], trace_id)
+        done: list[dict[str, Any]] = []
         for trace_id, messages in by_trace.items():
             event = {
                 "Records": [sqs_record(message, queue["arn"], self.target.region) for message in messages]
@@ -274,12 +299,17 @@ class FunctionHost:
                 print(f"{self.function} invocation failed: {error!r}", file=sys.stderr, flush=True)
                 continue
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-            done = [m for m in messages if m["MessageId"] not in failed]
-            if done:
-                self.sqs.delete_message_batch(
-                    QueueUrl=queue["url"],
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
+            done += [m for m in messages if m["MessageId"] not in failed]
+        self._delete(queue["url"], done)
+
+    def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
+        """DeleteMessageBatch, ten at a time (SQS's limit)."""
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
 
     def _queue_segment(self, message: dict[str, Any], queue_arn: str, trace_id: str) -> None:
         """The time the message waited in the queue, as the SQS segment of the trace."""

@@ -115,32 +115,38 @@ class ExecutionTracer:
 
     def trace_finished_executions(self) -> int:
         """Newest first, page by page, stopping at a page with nothing new: the cost stays flat
-        however many executions the stack has run."""
-        written = 0
+        however many executions the stack has run. Calls per execution are kept to its history and its
+        job record (the list entry and the history's first event say what DescribeExecution would),
+        and a round's segments go out in one PutTraceSegments: the emulator answers all of these too."""
+        documents = []
         for page in self._sfn.get_paginator("list_executions").paginate(
             stateMachineArn=self._arn, PaginationConfig={"PageSize": 50}
         ):
             fresh = [e for e in page["executions"] if e["executionArn"] not in self._seen]
             if not fresh:
                 break
-            written += sum(self._trace(e) for e in fresh if e["status"] != "RUNNING")
-        return written
+            documents += [d for d in (self._trace(e) for e in fresh if e["status"] != "RUNNING") if d]
+        for start in range(0, len(documents), 50):
+            self._xray.put_trace_segments(TraceSegmentDocuments=documents[start : start + 50])
+        return len(documents)
 
-    def _trace(self, execution: dict[str, Any]) -> bool:
-        arn = execution["executionArn"]
-        self._seen.add(arn)
-        described = self._sfn.describe_execution(executionArn=arn)
-        job = self._jobs.get(json.loads(described["input"]).get("jobId", ""))
-        if not (job and job.get("traceId")):
-            return False
-        document = json.dumps(self._segment(described, job))
-        self._xray.put_trace_segments(TraceSegmentDocuments=[document])
-        return True
-
-    def _segment(self, described: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
-        events = self._sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)[
+    def _trace(self, execution: dict[str, Any]) -> str | None:
+        """The execution's segment document, or None when its job has no trace."""
+        self._seen.add(execution["executionArn"])
+        events = self._sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)[
             "events"
         ]
+        started = next(
+            (e["executionStartedEventDetails"] for e in events if "executionStartedEventDetails" in e), {}
+        )
+        job = self._jobs.get(json.loads(started.get("input") or "{}").get("jobId", ""))
+        if not (job and job.get("traceId")):
+            return None
+        return json.dumps(self._segment(execution, events, job))
+
+    def _segment(
+        self, described: dict[str, Any], events: list[dict[str, Any]], job: dict[str, Any]
+    ) -> dict[str, Any]:
         subsegments, entered = [], {}
         for event in events:
             if "stateEnteredEventDetails" in event:
