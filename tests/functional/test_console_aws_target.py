@@ -16,6 +16,7 @@ from pixelpipe.config import pipeline_config
 from pixelpipe_cli.target import Target
 from pixelpipe_console.app import create_app
 from pixelpipe_emulator.provision import create_jobs_table
+from support.deployed import use_test_credentials
 
 PORT = 8484
 JOB_ID = "6c1b7a52-0c1e-5d7a-9a4e-3f2d1c0b9a88"
@@ -26,13 +27,7 @@ LOG_GROUP = "/aws/vendedlogs/states/pixelpipe-reconcile"
 
 @pytest.fixture
 def aws_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_test_credentials(monkeypatch)
     config = pipeline_config()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")

@@ -8,15 +8,14 @@ stack's version of the same guarantee runs in tests/e2e/test_dispatch_failures.p
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.target import Target
-from pixelpipe_emulator.provision import provision
+from support.deployed import deployed_on_moto
 
 
 class FakeLambda:
@@ -62,20 +61,8 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def aws_target(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        clients = {
-            name: boto3.client(name, region_name="us-east-1")
-            for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")
-        }
-        target = provision(clients, endpoint_url=None)  # no endpoint: the CLI treats it as AWS
-        target.queues.pop("_s3_events")  # AWS has no relay queue
+def aws_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
+    with deployed_on_moto(monkeypatch) as target:
         target.dispatch_function = "dev-dispatch-tasks"  # a name_prefix'ed deployment
         yield target
 

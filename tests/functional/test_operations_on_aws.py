@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from pixelpipe.config import pipeline_config
@@ -22,28 +21,15 @@ from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.main import app
 from pixelpipe_cli.redrivers import MoveTaskRedriver
-from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
-from pixelpipe_emulator.provision import provision
+from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
+from support.deployed import deployed_on_moto
 
 MOVE_TASK_HANDLE = "eyJ0YXNrSWQiOiJkYTFkOWRkYy0wMDAwIiwic291cmNlQXJuIjoiYXJuIn0="
 
 
 @pytest.fixture
 def target(monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
-    """A deployed stack as the CLI sees one (no endpoint), its tables and queues in moto."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        clients = {
-            name: boto3.client(name, region_name="us-east-1")
-            for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")
-        }
-        deployed = provision(clients, endpoint_url=None)
-        deployed.queues.pop(S3_EVENTS_QUEUE)  # AWS has no relay queue
+    with deployed_on_moto(monkeypatch) as deployed:
         yield deployed
 
 
