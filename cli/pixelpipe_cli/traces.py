@@ -71,7 +71,7 @@ def _window(job: dict[str, Any]) -> tuple[datetime, datetime]:
     return parse_iso(job["createdAt"]) - _WINDOW_MARGIN, end
 
 
-def _documents(target: Target, trace_ids: list[str]) -> list[dict[str, Any]]:
+def segment_documents(target: Target, trace_ids: list[str]) -> list[dict[str, Any]]:
     """Every segment document of the traces: BatchGetTraces in groups of 5, each followed to its last page."""
     if not trace_ids:
         return []
@@ -129,7 +129,7 @@ def spans_of(documents: list[dict[str, Any]]) -> list[Span]:
 def job_trace(target: Target, job: dict[str, Any]) -> dict[str, Any]:
     """The waterfall of a job: every span with its offset from the first one and its duration."""
     ids = trace_ids_for(target, job)
-    spans = spans_of(_documents(target, ids))
+    spans = spans_of(segment_documents(target, ids))
     origin = min((s.start for s in spans), default=0.0)
     return {
         "jobId": job["jobId"],

@@ -292,7 +292,7 @@ def _documents_by_id(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any
 def job_waterfall(target: Target, job: dict[str, Any]) -> Waterfall:
     """Every span of the job's trace(s), as traces.spans_of orders them, with bars scaled to the total."""
     ids = traces.trace_ids_for(target, job)
-    documents = traces._documents(target, ids)  # the same read as job_trace's; kept private there
+    documents = traces.segment_documents(target, ids)  # the same read as job_trace
     spans = traces.spans_of(documents)
     by_id = _documents_by_id(documents)
     origin = min((s.start for s in spans), default=0.0)
