@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 
 from pixelpipe.config import pipeline_config, workers
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_cli import SAMPLES, render
 from pixelpipe_cli.asl_model import load_definition
 from pixelpipe_cli.cost_model import (

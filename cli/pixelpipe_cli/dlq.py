@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import workers
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.lifecycle import steps_to_redrive
 from pixelpipe_cli.redrivers import Redriver, RedriveReport, redriver_for, scan, unhide
 from pixelpipe_cli.retry import OperationError, jobs_table, reopen

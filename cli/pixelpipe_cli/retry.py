@@ -17,7 +17,7 @@ from pixelpipe.adapters.jobs_table import JobsTable, is_conditional_failure
 from pixelpipe.adapters.topic import JobsTopic
 from pixelpipe.config import pipeline_config
 from pixelpipe.logic.clock import now_iso
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.lifecycle import JobStatus, RetryRefused, deadline_after, steps_to_retry
 from pixelpipe_cli.target import Target
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES, SKIMAGE_DATA, decompression_bomb_png, jpeg_bytes, write
@@ -145,7 +145,7 @@ def test_a_step_that_keeps_failing_transiently_ends_failed_and_its_message_in_th
 
 
 def JobsClient_job_id(body: str) -> str:
-    from pixelpipe.logic.jobs import JobMessage
+    from pixelpipe.logic.job_message import JobMessage
 
     return JobMessage.from_json(body).job_id
 

@@ -28,7 +28,7 @@ from PIL import Image
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_cli.target import Target
 from pixelpipe_emulator.lambda_host import LambdaContext, function_spec
 from pixelpipe_emulator.provision import provision

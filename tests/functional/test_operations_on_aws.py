@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from pixelpipe.config import pipeline_config
 from pixelpipe.logic.clock import now_iso
-from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for, new_job_record
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
 from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.main import app

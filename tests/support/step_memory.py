@@ -19,7 +19,7 @@ from pathlib import Path
 from pixelpipe.config import pipeline_config
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 
 
 class MemoryStorage:

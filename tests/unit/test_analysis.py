@@ -10,7 +10,7 @@ from PIL import Image
 from pixelpipe.logic.analysis import LabelSettings, detect_labels
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.labels import Label
 
 LIMITS = ImageLimits(26_214_400, 40_000_000, ("JPEG", "PNG"))

@@ -19,7 +19,7 @@ from pixelpipe.config import pipeline_config
 from pixelpipe.logic.analysis import LabelSettings, detect_labels
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.labels import Label
 from pixelpipe.logic.resize import ThumbnailSettings, create_thumbnails
 from support import inputs

@@ -14,7 +14,8 @@ import pytest
 
 from pixelpipe.logic.clock import parse_iso
 from pixelpipe.logic.dispatch import Dispatcher
-from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.jobs import SourceObject, job_id_for
 from pixelpipe.logic.lifecycle import CREATE, REOPEN_UNDISPATCHED, failed_before_dispatch
 
 BUCKET = "pixelpipe-uploads"

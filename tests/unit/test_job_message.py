@@ -7,8 +7,7 @@ import json
 import pytest
 
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.job_message import MalformedMessage, parse_job_message
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage, MalformedMessage, parse_job_message
 
 GOOD = {
     "job_id": "job-1",

@@ -8,14 +8,8 @@ import uuid
 
 import pytest
 
-from pixelpipe.logic.jobs import (
-    EXPIRES_AT,
-    JobMessage,
-    SourceObject,
-    StepCompletion,
-    job_id_for,
-    new_job_record,
-)
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.jobs import EXPIRES_AT, SourceObject, StepCompletion, job_id_for, new_job_record
 
 NOW = "2026-11-25T08:00:00.000Z"
 STEPS = ["resize", "analysis"]

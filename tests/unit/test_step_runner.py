@@ -9,7 +9,8 @@ import pytest
 from pixelpipe.adapters.jobs_table import Claim
 from pixelpipe.config import WorkerConfig
 from pixelpipe.logic.errors import PermanentError, TransientError
-from pixelpipe.logic.jobs import JobMessage, StepCompletion
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.jobs import StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
 
 MAX_RECEIVES = 5

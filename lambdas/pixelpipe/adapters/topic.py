@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pixelpipe.config import pipeline_config
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 
 
 class JobsTopic:

@@ -21,8 +21,8 @@ from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, completion_input
 from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings, workers
-from pixelpipe.logic.job_message import MalformedMessage, parse_job_message
-from pixelpipe.logic.jobs import JobMessage, StepCompletion
+from pixelpipe.logic.job_message import JobMessage, MalformedMessage, parse_job_message
+from pixelpipe.logic.jobs import StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
 from pixelpipe.metrics import metrics, record_retry
 from pixelpipe.tracing import current_trace_header, job_subsegment, subsegment, tracer

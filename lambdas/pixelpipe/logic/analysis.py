@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pixelpipe.logic.images import ImageLimits, open_image, to_rgb
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.labels import LabelBackend
 from pixelpipe.logic.resize import ReadsAndWritesObjects
 

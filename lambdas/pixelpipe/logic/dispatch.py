@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pixelpipe.logic.clock import now_iso, parse_iso
-from pixelpipe.logic.jobs import JobMessage, SourceObject, job_id_for, new_job_record
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
 from pixelpipe.logic.lifecycle import JobStatus, deadline_after
 
 

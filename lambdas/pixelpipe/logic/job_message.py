@@ -8,12 +8,31 @@ the worker fail that job's step with the reason instead of retrying the message 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.jobs import JobMessage
+
+
+@dataclass(frozen=True)
+class JobMessage:
+    """What SNS carries to every worker; the steps also travel as a message attribute for filtering."""
+
+    job_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    steps: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> JobMessage:
+        """Validated by `parse_job_message`; raises `MalformedMessage` for a bad body."""
+        return parse_job_message(body)
 
 
 class JobMessageBody(BaseModel):

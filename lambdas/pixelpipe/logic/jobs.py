@@ -6,9 +6,8 @@ The record layout is the public contract documented in docs/job-record.md.
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pixelpipe.logic.lifecycle import JobStatus, StepStatus, history_entry
@@ -86,27 +85,6 @@ def new_job_record(
         record["completedAt"] = now
         record["history"].append(history_entry(now, "dispatch", JobStatus.FAILED, rejection))
     return record
-
-
-@dataclass(frozen=True)
-class JobMessage:
-    """What SNS carries to every worker; the steps also travel as a message attribute for filtering."""
-
-    job_id: str
-    bucket: str
-    key: str
-    version_id: str | None
-    steps: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, body: str) -> JobMessage:
-        """Validated by `job_message.parse_job_message`; raises `MalformedMessage` for a bad body."""
-        from pixelpipe.logic.job_message import parse_job_message  # it builds this class
-
-        return parse_job_message(body)
 
 
 @dataclass(frozen=True)

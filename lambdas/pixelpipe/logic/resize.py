@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pixelpipe.logic.images import ImageLimits, make_thumbnails
-from pixelpipe.logic.jobs import JobMessage
+from pixelpipe.logic.job_message import JobMessage
 
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 

@@ -22,7 +22,8 @@ from aws_lambda_powertools import Logger
 from pixelpipe.config import WorkerConfig
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.jobs import JobMessage, StepCompletion
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.jobs import StepCompletion
 from pixelpipe.logic.lifecycle import step_failure_reason
 
 logger = Logger(child=True)
