@@ -18,24 +18,10 @@ from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import FLAKY
 from support.inputs import SAMPLES
-from support.stacks import wait_until
+from support.stacks import finished, wait_until
 
 pytestmark = pytest.mark.e2e
 HOSTILE_KEY = "<img src=x onerror=alert(1)>.jpg"
-
-
-def finished(client: JobsClient, job_id: str, timeout: float = 60) -> dict:
-    job = wait_until(
-        lambda: (
-            (record := client.get(job_id))
-            and record["status"] in ("COMPLETE", "FAILED")
-            and all(s["status"] in ("SUCCEEDED", "FAILED") for s in record["steps"].values())
-            and record
-        ),
-        timeout=timeout,
-    )
-    assert job, f"job {job_id} did not finish: {client.get(job_id)}"
-    return job
 
 
 def failed_resize_job(client: JobsClient, name: str) -> str:

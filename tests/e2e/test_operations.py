@@ -14,7 +14,7 @@ from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import cli, wait_until, write_config
+from support.stacks import cli, finished, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -22,21 +22,6 @@ NS = {"svg": "http://www.w3.org/2000/svg"}
 
 def resize_events(job: dict) -> list[str]:
     return [entry["event"] for entry in job["history"] if entry["step"] == "resize"]
-
-
-def finished(client: JobsClient, job_id: str) -> dict:
-    """The job once it is terminal and no step is still running (late completions recorded)."""
-    job = wait_until(
-        lambda: (
-            (record := client.get(job_id))
-            and record["status"] in ("COMPLETE", "FAILED")
-            and all(s["status"] in ("SUCCEEDED", "FAILED") for s in record["steps"].values())
-            and record
-        ),
-        timeout=20,
-    )
-    assert job, f"job {job_id} did not finish: {client.get(job_id)}"
-    return job
 
 
 def impatient_resize(config: dict, tmp_path: Path, max_receive_count: int) -> None:

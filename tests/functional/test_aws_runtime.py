@@ -27,17 +27,19 @@ print("ok")
 """
 
 
+RESOURCES = Resources(
+    table="jobs",
+    topic_arn="arn:aws:sns:us-east-1:1:topic",
+    state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:reconcile",
+    upload_bucket="uploads",
+    thumbnail_bucket="thumbnails",
+)
+
+
 @pytest.mark.parametrize("function", sorted(HANDLER_MODULES))
 def test_each_handler_imports_with_the_aws_dependencies_only(function: str) -> None:
-    resources = Resources(
-        table="jobs",
-        topic_arn="arn:aws:sns:us-east-1:1:topic",
-        state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:reconcile",
-        upload_bucket="uploads",
-        thumbnail_bucket="thumbnails",
-    )
     env = {
-        **lambda_environment(resources, function, label_backend="rekognition"),
+        **lambda_environment(RESOURCES, function, label_backend="rekognition"),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
@@ -80,15 +82,8 @@ def test_importing_a_handler_with_tracing_on_loads_no_sdk_client_and_nothing_its
     function: str, tmp_path
 ) -> None:
     # GIVEN the function's local-stack environment, as inside Lambda (LAMBDA_TASK_ROOT switches tracing on)
-    resources = Resources(
-        table="jobs",
-        topic_arn="arn:aws:sns:us-east-1:1:topic",
-        state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:reconcile",
-        upload_bucket="uploads",
-        thumbnail_bucket="thumbnails",
-    )
     env = {
-        **lambda_environment(resources, function, label_backend="onnx"),
+        **lambda_environment(RESOURCES, function, label_backend="onnx"),
         "AWS_DEFAULT_REGION": "us-east-1",
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),

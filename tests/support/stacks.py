@@ -35,6 +35,19 @@ def wait_until(condition: Callable[[], T], timeout: float, every: float = 0.2) -
         time.sleep(every)
 
 
+def finished(client: Any, job_id: str, timeout: float = 60) -> dict:
+    """The job once it is terminal and no step is still running (late completions recorded)."""
+    return wait_until(
+        lambda: (
+            (record := client.get(job_id))
+            and record["status"] in ("COMPLETE", "FAILED")
+            and all(s["status"] in ("SUCCEEDED", "FAILED") for s in record["steps"].values())
+            and record
+        ),
+        timeout=timeout,
+    )
+
+
 def log_count(path: Path, needle: str) -> int:
     """How often `needle` appears in a function's log (0 before the log exists)."""
     return path.read_text(errors="replace").count(needle) if path.is_file() else 0
