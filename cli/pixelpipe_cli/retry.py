@@ -90,8 +90,7 @@ def retry_job(
 
 def failed_jobs(target: Target, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """FAILED jobs created at or after `since` (ISO 8601), newest first."""
-    jobs = jobs_table(target).by_status(JobStatus.FAILED, limit=limit)
-    return [job for job in jobs if since is None or job["createdAt"] >= since]
+    return jobs_table(target).by_status(JobStatus.FAILED, limit=limit, created_since=since)
 
 
 @dataclass

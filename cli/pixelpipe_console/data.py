@@ -73,14 +73,12 @@ def jobs_page(
     wanted = 1000 if query else size + 1
     found = []
     for one in statuses:
-        batch = client.table.by_status(one, created_before=before, limit=wanted)
+        batch = client.table.by_status(one, created_before=before, limit=wanted, created_since=since)
         if query:
             needle = query.lower()
             batch = [job for job in batch if needle in job.get("source", {}).get("key", "").lower()]
         found += batch
     found.sort(key=lambda job: job["createdAt"], reverse=True)
-    if since:
-        found = [job for job in found if job["createdAt"] >= since]
     page = found[:size]
     more = len(found) > size
     return JobsPage(page, page[-1]["createdAt"] if more and page else None)

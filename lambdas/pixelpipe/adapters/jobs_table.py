@@ -227,22 +227,35 @@ class JobsTable:
         )
 
     def by_status(
-        self, status: str, created_before: str | None = None, limit: int = 100
+        self,
+        status: str,
+        created_before: str | None = None,
+        limit: int = 100,
+        created_since: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs in one status, newest first, through the status/time index."""
+        """Jobs in one status created in [created_since, created_before), newest first, through the
+        status/time index: the window is in the key condition, so the query reads only the jobs in it."""
         condition = "#status = :status"
         values: dict[str, Any] = {":status": {"S": status}}
-        if created_before:
+        if created_since and created_before:
+            # BETWEEN is inclusive at both ends; `created_before` is exclusive (keyset pagination).
+            condition += " AND createdAt BETWEEN :since AND :before"
+            values[":since"], values[":before"] = {"S": created_since}, {"S": created_before}
+        elif created_before:
             condition += " AND createdAt < :before"
             values[":before"] = {"S": created_before}
-        return self._query(
-            limit,
+        elif created_since:
+            condition += " AND createdAt >= :since"
+            values[":since"] = {"S": created_since}
+        jobs = self._query(
+            limit + (1 if created_since and created_before else 0),
             IndexName=self._status_index,
             KeyConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
             ScanIndexForward=False,
         )
+        return [job for job in jobs if job["createdAt"] != created_before][:limit]
 
     def _query(self, limit: int, **kwargs: Any) -> list[dict[str, Any]]:
         """Up to `limit` items of a query, following LastEvaluatedKey across pages."""
