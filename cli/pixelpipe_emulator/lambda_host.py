@@ -35,7 +35,7 @@ from typing import Any
 
 from aws_xray_sdk import global_sdk_config
 
-from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
+from pixelpipe.config import lambda_environment, pipeline_config, workers
 from pixelpipe_emulator import call_recorder, faults
 from pixelpipe_emulator.target import LOCAL_CREDENTIALS, S3_EVENTS_QUEUE, Target, target_file
 from pixelpipe_emulator.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
@@ -83,15 +83,8 @@ def function_spec(function: str) -> dict[str, Any]:
 
 
 def function_environment(target: Target, function: str) -> dict[str, str]:
-    resources = Resources(
-        table=target.jobs_table,
-        topic_arn=target.topic_arn,
-        state_machine_arn=target.state_machine_arn,
-        upload_bucket=target.upload_bucket,
-        thumbnail_bucket=target.thumbnail_bucket,
-    )
     return {
-        **lambda_environment(resources, function, LABEL_BACKEND_LOCAL),
+        **lambda_environment(target.resources(), function, LABEL_BACKEND_LOCAL),
         "AWS_ENDPOINT_URL": target.endpoint_url or "",
         "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
         "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],

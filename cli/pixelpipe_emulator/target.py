@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from pixelpipe.config import Resources
+
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # Keys of Target.queues for the internal queues (worker queues are keyed by step name).
 DISPATCH_FAILURES_QUEUE = "_dispatch_failures"  # dispatch-tasks' failed async invocations (AWS and local)
@@ -55,6 +57,16 @@ class Target:
                 service, region_name=self.region, endpoint_url=self.endpoint_url, **LOCAL_CREDENTIALS
             )
         return boto3.client(service, region_name=self.region)
+
+    def resources(self) -> Resources:
+        """The deployed identifiers the Lambdas read from their environment (config.lambda_environment)."""
+        return Resources(
+            table=self.jobs_table,
+            topic_arn=self.topic_arn,
+            state_machine_arn=self.state_machine_arn,
+            upload_bucket=self.upload_bucket,
+            thumbnail_bucket=self.thumbnail_bucket,
+        )
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.storage import Storage
-from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
+from pixelpipe.config import lambda_environment, pipeline_config, workers
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_cli.target import Target
 from pixelpipe_emulator.lambda_host import LambdaContext, function_spec
@@ -179,21 +179,13 @@ def load_function(aws, monkeypatch):
     """A cold start of one function: its environment set, then its module imported afresh inside the mock."""
 
     def load(function: str) -> Function:
-        target = aws.target
-        resources = Resources(
-            table=target.jobs_table,
-            topic_arn=target.topic_arn,
-            state_machine_arn=target.state_machine_arn,
-            upload_bucket=target.upload_bucket,
-            thumbnail_bucket=target.thumbnail_bucket,
-        )
-        for name, value in lambda_environment(resources, function, LABEL_BACKEND).items():
+        for name, value in lambda_environment(aws.target.resources(), function, LABEL_BACKEND).items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function)
         module_name = function_spec(function)["handler"].rpartition(".")[0]
         module = sys.modules.get(module_name)
         module = importlib.reload(module) if module else importlib.import_module(module_name)
-        return Function(function, module, target.region)
+        return Function(function, module, aws.target.region)
 
     return load
 
