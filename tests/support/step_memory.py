@@ -4,7 +4,8 @@
 
 The step functions are the ones the Lambda handlers call (`create_thumbnails`, `detect_labels` with the
 offline model), with the pipeline.json settings and limits; only S3 is replaced by memory. Prints one
-JSON line: {"outcome": "COMPLETE", "result": [...]} or {"outcome": "FAILED", "reason": "..."}.
+JSON line: {"outcome": "COMPLETE", "result": [...]} or {"outcome": "FAILED", "reason": "..."}, plus
+"peak_rss_kb", this process's own high-water resident set (VmHWM).
 With ADDRESS_SPACE_MB, the process caps its own address space first, so that a runaway allocation
 fails here with MemoryError instead of taking the machine's memory.
 """
@@ -20,6 +21,15 @@ from pixelpipe.config import pipeline_config
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits
 from pixelpipe.logic.job_message import JobMessage
+
+
+def peak_rss_kb() -> int:
+    """VmHWM of this process's own memory map. Not wait4's ru_maxrss: Linux carries the parent's
+    high-water mark into a forked child's rusage at exec, so a big test process would be counted."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 class MemoryStorage:
@@ -62,4 +72,5 @@ if __name__ == "__main__":
     if len(sys.argv) > 3:
         limit = int(sys.argv[3]) << 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    print(json.dumps(run(sys.argv[1], Path(sys.argv[2]))))
+    outcome = run(sys.argv[1], Path(sys.argv[2]))
+    print(json.dumps({**outcome, "peak_rss_kb": peak_rss_kb()}))
