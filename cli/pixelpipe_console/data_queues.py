@@ -23,7 +23,7 @@ class QueueRow:
     url: str
     visible: int
     in_flight: int
-    oldest_age_s: int | None  # None when it cannot be read without touching the messages
+    oldest_age_s: int | None  # None until CloudWatch has a datapoint (SQS publishes once a minute)
 
 
 def _queue_counts(sqs: Any, url: str) -> tuple[int, int]:
@@ -36,18 +36,19 @@ def _queue_counts(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
-def _oldest_age_s(target: Target, queue_name: str) -> int | None:
-    """SQS keeps a queue's oldest message age only as a CloudWatch metric (AWS); a peek at a live worker
-    queue would count as a receive and push its messages towards the DLQ."""
-    if target.is_local:
-        return None
+def _oldest_age_s(target: Target, queue_name: str, messages: int) -> int | None:
+    """SQS keeps a queue's oldest message age only as a CloudWatch metric (a peek at a live worker queue
+    would count as a receive); the local emulator publishes it as SQS does. An empty queue is 0: SQS
+    stops publishing then, and the last datapoint would show an age that is gone."""
+    if messages == 0:
+        return 0
     now = datetime.now(UTC)
     answer = target.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/SQS",
         MetricName="ApproximateAgeOfOldestMessage",
         Dimensions=[{"Name": "QueueName", "Value": queue_name}],
-        StartTime=now - timedelta(minutes=10),
-        EndTime=now,
+        StartTime=now - timedelta(minutes=3),
+        EndTime=now + timedelta(minutes=1),  # the current minute's datapoint included
         Period=60,
         Statistics=["Maximum"],
     )
@@ -69,7 +70,7 @@ def worker_queues(target: Target) -> list[QueueRow]:
                 target.queues[step]["url"],
                 visible,
                 in_flight,
-                _oldest_age_s(target, worker.queue),
+                _oldest_age_s(target, worker.queue, visible + in_flight),
             )
         )
     return rows

@@ -1,4 +1,4 @@
-"""moto in server mode for the local stack: three changes that only make it faster, two that make it
+"""moto in server mode for the local stack: changes that only make it faster, two that make it
 behave like AWS where the pipeline's guarantees depend on it, and one that bounds its memory.
 
 The emulator answers every AWS call of the pipeline and interprets every state machine execution, so
@@ -21,6 +21,8 @@ its CPU bounds the local stack's throughput. Profiled with py-spy on 60 jobs:
   thread-safe and holds no per-execution state (the interpreter passes dummy credentials and a fixed
   endpoint), so one per region and service is made once and shared, with a connection pool as large as
   the number of executions that run at once, so their HTTP connections are kept alive and reused.
+- DynamoDB Query and Scan sorted the whole table with Python-level comparisons on every call (3.3 s of
+  a 3.5 s status-index Query with 10,000 jobs): `dynamodb_sorting` sorts by plain keys.
 
 Like AWS:
 - DynamoDB is atomic per item; moto is not. Its request threads (the pipeline's calls and the Step
@@ -32,6 +34,9 @@ Like AWS:
   the interpreter's DynamoDB and SDK integrations raised `KeyError('RequestId')` while describing the
   error, and the execution failed with `States.Runtime`, past every `Retry`. The error is described with
   an empty request id instead, so it surfaces as the service's error, which the ASL's `Retry` handles.
+
+Like AWS, SQS's ApproximateAgeOfOldestMessage is published to CloudWatch every minute
+(`sqs_metrics`; `PIXELPIPE_EMULATOR_SQS_METRICS_SECONDS` changes the period).
 
 Memory: moto keeps every execution (its input, history and a copy of the state machine) forever, and
 every StartExecution scans them all. Finished Express executions are dropped after
@@ -76,7 +81,7 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from pixelpipe_emulator import emulator_s3_events, faults
+from pixelpipe_emulator import dynamodb_sorting, emulator_s3_events, faults, sqs_metrics
 from pixelpipe_emulator.boto_session import default_session
 from pixelpipe_emulator.keepalive_http import KeepAliveRequestHandler
 
@@ -333,6 +338,7 @@ def _prune_forever(retention: float) -> None:
 
 def main() -> None:
     retention = retention_seconds()
+    metrics_period = sqs_metrics.period_seconds()
     emulator_s3_events.install()
     faults.install_in_emulator()
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
@@ -340,6 +346,7 @@ def main() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     make_dynamodb_atomic()
+    dynamodb_sorting.install()
     share_interpreter_clients()
     cache_jsonpath_parsing()
     track_models_weakly()
@@ -348,6 +355,7 @@ def main() -> None:
     server.MotoRequestHandler = KeepAliveRequestHandler
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     threading.Thread(target=_prune_forever, args=(retention,), name="prune-executions", daemon=True).start()
+    sqs_metrics.start(metrics_period)
     server.main()
 
 
