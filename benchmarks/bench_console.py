@@ -32,7 +32,7 @@ from pixelpipe_cli import traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
 from pixelpipe_console.app import create_app
-from pixelpipe_emulator import dynamodb_sorting
+from pixelpipe_emulator import dynamodb_speed
 from pixelpipe_emulator.provision import create_jobs_table, state_machine_definition
 from pixelpipe_emulator.stack import free_port
 
@@ -122,7 +122,7 @@ def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float
     config = pipeline_config()
     port = free_port()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-    dynamodb_sorting.install()  # as the local stack's emulator runs moto
+    dynamodb_speed.install()  # as the local stack's emulator runs moto
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

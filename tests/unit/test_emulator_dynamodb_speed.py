@@ -8,13 +8,14 @@ answers (items, order, counts, LastEvaluatedKey) must be identical.
 
 from __future__ import annotations
 
+import json
 import random
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from pixelpipe_emulator import dynamodb_sorting
+from pixelpipe_emulator import dynamodb_speed
 
 REGION = "us-east-1"
 
@@ -126,7 +127,7 @@ def test_queries_and_scans_answer_the_same_with_the_emulators_sorting(seed, rang
         for request in _requests(rng, "t", range_type, index_range_type):
             # GIVEN one request, WHEN moto's sorting and the emulator's answer it
             expected = _pages(ddb, **request)
-            with dynamodb_sorting.installed():
+            with dynamodb_speed.installed():
                 actual = _pages(ddb, **request)
             # THEN every page is the same: items, their order, counts and where the next page starts
             assert actual == expected, request
@@ -139,7 +140,126 @@ def test_uninstall_restores_motos_own_sorting():
     from moto.dynamodb.models.table import Table
 
     originals = (DynamoType.cast_value, Table.all_items, Table.sorted_items)
-    with dynamodb_sorting.installed():
+    with dynamodb_speed.installed():
         assert (DynamoType.cast_value, Table.all_items, Table.sorted_items) != originals
     assert DynamoType.cast_value.fget is originals[0].fget
     assert (Table.all_items, Table.sorted_items) == originals[1:]
+
+
+def _attribute(rng: random.Random, depth: int = 0) -> dict:
+    kinds = ["S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS"] + (["M", "L"] if depth < 2 else [])
+    kind = rng.choice(kinds)
+    if kind == "S":
+        return {"S": rng.choice(["x", "é<&>\"'", "2026-11-26T00:00:00.000Z", " "])}
+    if kind == "N":
+        return {"N": rng.choice(["0", "-1.50", "12345678901234567890", "3.14"])}
+    if kind == "B":
+        return {"B": bytes(rng.randrange(256) for _ in range(rng.randint(1, 6)))}
+    if kind == "BOOL":
+        return {"BOOL": rng.random() < 0.5}
+    if kind == "NULL":
+        return {"NULL": True}
+    if kind == "SS":
+        return {"SS": rng.sample(["a", "b", "c", "d"], rng.randint(1, 3))}
+    if kind == "NS":
+        return {"NS": rng.sample(["1", "2.5", "-3"], rng.randint(1, 3))}
+    if kind == "BS":
+        return {"BS": rng.sample([b"\x00", b"\xff\xfe", b"ab"], rng.randint(1, 3))}
+    if kind == "M":
+        return {"M": {f"f{i}": _attribute(rng, depth + 1) for i in range(rng.randint(0, 3))}}
+    return {"L": [_attribute(rng, depth + 1) for _ in range(rng.randint(0, 3))]}
+
+
+def _item_calls(rng: random.Random, table: str):
+    """Random item operations with every ReturnValues / ReturnConsumedCapacity, on present and absent keys."""
+    for _ in range(60):
+        key = {"pk": {"S": f"k{rng.randint(0, 12)}"}}
+        capacity = {"ReturnConsumedCapacity": rng.choice(["NONE", "TOTAL", "INDEXES"])}
+        attributes = {f"a{i}": _attribute(rng) for i in range(rng.randint(0, 4))}
+        yield "put_item", {"TableName": table, "Item": {**key, **attributes}, **capacity,
+                           "ReturnValues": rng.choice(["NONE", "ALL_OLD"])}  # fmt: skip
+        yield "get_item", {"TableName": table, "Key": key, **capacity}
+        yield (
+            "update_item",
+            {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET #v = :v ADD #c :one",
+                "ExpressionAttributeNames": {"#v": "v", "#c": "count"},
+                "ExpressionAttributeValues": {":v": _attribute(rng), ":one": {"N": "1"}},
+                "ReturnValues": rng.choice(["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]),
+                **capacity,
+            },
+        )
+        if rng.random() < 0.2:
+            yield (
+                "delete_item",
+                {"TableName": table, "Key": key, "ReturnValues": rng.choice(["NONE", "ALL_OLD"])},
+            )
+        keys = [{"pk": {"S": f"k{n}"}} for n in rng.sample(range(14), 4)]
+        yield "batch_get_item", {"RequestItems": {table: {"Keys": keys}}, **capacity}
+        yield (
+            "batch_write_item",
+            {
+                "RequestItems": {table: [{"PutRequest": {"Item": {**keys[0], "w": _attribute(rng)}}}]},
+                **capacity,
+            },
+        )
+        yield (
+            "transact_get_items",
+            {"TransactItems": [{"Get": {"TableName": table, "Key": k}} for k in keys[:2]]},
+        )
+        yield (
+            "transact_write_items",
+            {"TransactItems": [{"Put": {"TableName": table, "Item": {**keys[1], "t": _attribute(rng)}}}]},
+        )
+        yield (
+            "query",
+            {
+                "TableName": table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": key["pk"]},
+                **capacity,
+            },
+        )
+        yield "scan", {"TableName": table, "Limit": rng.choice([1, 5, 100]), **capacity}
+        yield (
+            "scan",
+            {"TableName": table, "ProjectionExpression": "pk, a0, v", "Select": "SPECIFIC_ATTRIBUTES"},
+        )
+        yield "scan", {"TableName": table, "Select": "COUNT"}
+
+
+def test_item_operations_write_the_same_json_as_motos_shape_walk(monkeypatch):
+    """Every response is written both ways, from the same result, and the two bodies must parse equal."""
+    from moto.core.responses import ActionResult
+
+    compared: list[str] = []
+    walk = dynamodb_speed._original_execute_result
+
+    def both(self, context):
+        fast = dynamodb_speed.fast_json(self, context)  # first: the walk may change the result
+        status, headers, body = walk(self, context)
+        operation = context.operation_model.name
+        if operation in dynamodb_speed.ITEM_OPERATIONS:
+            assert fast is not None, operation
+            fast_status, fast_headers, fast_body = fast
+            assert (fast_status, fast_headers) == (status, dict(headers)), operation
+            assert json.loads(fast_body) == json.loads(body), operation
+            compared.append(operation)
+        return status, headers, body
+
+    monkeypatch.setattr(ActionResult, "execute_result", both)
+    rng = random.Random(7)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName="items",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        for operation, request in _item_calls(rng, "items"):
+            getattr(ddb, operation)(**request)
+    assert set(compared) >= dynamodb_speed.ITEM_OPERATIONS  # every item operation was compared
+    assert len(compared) > 500
