@@ -206,9 +206,12 @@ def section(args: Any) -> tuple[str, dict[str, float]]:
             f"| job, 200 spans | {results['job_page_ms']:.0f} ms | {results['job_cli_trace_ms']:.0f} ms "
             f"| {results['job_page_vs_cli']:.2f}× |",
             "",
-            "moto answers a status-index Query by sorting every item of that status (on AWS a page "
-            "reads only its items), so the jobs page's absolute time here grows with the table; "
-            "the ratio is the console's own cost.",
+            "moto answers a status-index Query by walking every item of the table (on AWS a page "
+            "reads only its items), so the jobs page's absolute time here grows with the table; the "
+            "ratio is the console's own cost. The emulator's `dynamodb_speed` (sorting by plain keys, "
+            "item responses written directly) took this page from 2,227 ms to about 300 ms. Counts "
+            "and percentiles, a lazy fragment that COUNT-queries each status page by page, took "
+            f"{results['jobs_stats_ms']:,.0f} ms.",
         ]
     )
     metrics = {
@@ -216,6 +219,7 @@ def section(args: Any) -> tuple[str, dict[str, float]]:
         "console_job_page_ms": round(results["job_page_ms"], 1),
         "console_jobs_page_vs_cli": round(results["jobs_page_vs_cli"], 2),
         "console_job_page_vs_cli": round(results["job_page_vs_cli"], 2),
+        "console_stats_fragment_ms": round(results["jobs_stats_ms"], 1),
     }
     return markdown, metrics
 
