@@ -31,6 +31,7 @@ from pixelpipe.logic.clock import format_iso
 from pixelpipe_cli import traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
+from pixelpipe_console import data
 from pixelpipe_console.app import create_app
 from pixelpipe_emulator import dynamodb_speed
 from pixelpipe_emulator.provision import create_jobs_table, state_machine_definition
@@ -178,7 +179,9 @@ def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float
             "jobs_page_ms": _median_ms(page("/jobs"), runs),
             "jobs_page_failed_ms": _median_ms(page("/jobs?status=FAILED"), runs),
             "jobs_cli_list_ms": _median_ms(lambda: jobs_client.list(None, 25), runs),
-            "jobs_stats_ms": _median_ms(page("/jobs/stats"), max(3, runs // 3)),
+            # the recount itself: pages serve the counts from StatusCounts between recounts
+            "jobs_stats_ms": _median_ms(lambda: data.status_counts(target), max(3, runs // 3)),
+            "jobs_stats_cached_ms": _median_ms(page("/jobs/stats"), runs),
             "job_page_ms": _median_ms(page(f"/jobs/{traced['jobId']}"), runs),
             "job_cli_trace_ms": _median_ms(cli_job, runs),
         }
@@ -209,9 +212,10 @@ def section(args: Any) -> tuple[str, dict[str, float]]:
             "moto answers a status-index Query by walking every item of the table (on AWS a page "
             "reads only its items), so the jobs page's absolute time here grows with the table; the "
             "ratio is the console's own cost. The emulator's `dynamodb_speed` (sorting by plain keys, "
-            "item responses written directly) took this page from 2,227 ms to about 300 ms. Counts "
-            "and percentiles, a lazy fragment that COUNT-queries each status page by page, took "
-            f"{results['jobs_stats_ms']:,.0f} ms.",
+            "item responses written directly) took this page from 2,227 ms to about 300 ms. Counting "
+            "the jobs per status (a COUNT query per status, page by page) took "
+            f"{results['jobs_stats_ms']:,.0f} ms; the counts-and-percentiles fragment, served from the "
+            f"console's StatusCounts between recounts, {results['jobs_stats_cached_ms']:,.0f} ms.",
         ]
     )
     metrics = {
@@ -238,7 +242,8 @@ def main() -> None:
     print(f"  jobs page (newest 25, all statuses)  {results['jobs_page_ms']:7.1f} ms")
     print(f"  jobs page (FAILED)                   {results['jobs_page_failed_ms']:7.1f} ms")
     print(f"  baseline: JobsClient.list(25)        {results['jobs_cli_list_ms']:7.1f} ms")
-    print(f"  counts + percentiles (lazy fragment) {results['jobs_stats_ms']:7.1f} ms")
+    print(f"  counting the statuses (a recount)    {results['jobs_stats_ms']:7.1f} ms")
+    print(f"  counts + percentiles, between counts {results['jobs_stats_cached_ms']:7.1f} ms")
     print(f"  job page ({args.spans} spans)              {results['job_page_ms']:7.1f} ms")
     print(f"  baseline: get + traces.job_trace     {results['job_cli_trace_ms']:7.1f} ms")
     print(

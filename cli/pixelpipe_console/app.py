@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,6 +35,7 @@ class Console:
     target_loader: Callable[[], Target]
     guard: Guard
     templates: Jinja2Templates
+    counts: data.StatusCounts = field(default_factory=data.StatusCounts)
 
     def target(self) -> Target:
         return data.load_target(self.target_loader)

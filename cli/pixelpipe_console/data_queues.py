@@ -11,7 +11,7 @@ from pixelpipe.config import pipeline_config, workers
 from pixelpipe_cli import dlq
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
-from pixelpipe_console.data import hour_ago, status_counts
+from pixelpipe_console.data import hour_ago
 
 # -------------------------------------------------------------------------------------------- queues
 
@@ -166,11 +166,11 @@ class PipelineMap:
     outlet: list[MapNode]  # state machine, jobs table, thumbnails bucket
 
 
-def pipeline_map(target: Target) -> PipelineMap:
-    """The architecture from pipeline.json (a new worker gets its own lane), with live counts."""
+def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
+    """The architecture from pipeline.json (a new worker gets its own lane), with live counts (the jobs
+    per status as the console's StatusCounts gives them)."""
     config = pipeline_config()
     sqs = target.client("sqs")
-    counts = status_counts(target)
     recent_failed = [
         job
         for job in JobsClient(target).table.by_status("FAILED", limit=1000)

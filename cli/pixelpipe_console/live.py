@@ -31,7 +31,7 @@ def _rows_and_stats(request: Request, last_rows: str | None, stats_due: bool) ->
     target = request.app.state.console.target()
     rows = fragment(request, "_job_rows.html", **pages.jobs_context(target, pages.jobs_filters(request)))
     if stats_due or rows != last_rows:
-        return rows, fragment(request, "_job_stats.html", **pages.stats_context(target))
+        return rows, fragment(request, "_job_stats.html", **pages.stats_context(request, target))
     return rows, None
 
 

@@ -47,8 +47,13 @@ def jobs_context(target: Target, filters: dict[str, Any]) -> dict[str, Any]:
     return {"page": page, "filters": filters}
 
 
-def stats_context(target: Target) -> dict[str, Any]:
-    return {"counts": data.status_counts(target), "stats": data.duration_stats(target)}
+def counts(request: Request, target: Target) -> tuple[dict[str, int], float]:
+    return request.app.state.console.counts.get(target)
+
+
+def stats_context(request: Request, target: Target) -> dict[str, Any]:
+    status_counts, age_s = counts(request, target)
+    return {"counts": status_counts, "counted_s_ago": age_s, "stats": data.duration_stats(target)}
 
 
 def jobs(request: Request) -> Response:
@@ -63,7 +68,7 @@ def job_rows(request: Request) -> Response:
 
 
 def job_stats(request: Request) -> Response:
-    return render(request, "_job_stats.html", **stats_context(_target(request)))
+    return render(request, "_job_stats.html", **stats_context(request, _target(request)))
 
 
 def job_sections(target: Target, job: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +123,10 @@ def queues(request: Request) -> Response:
 
 def pipeline(request: Request) -> Response:
     target = _target(request)
-    return render(request, "pipeline.html", target=target, map=data_queues.pipeline_map(target))
+    status_counts, _ = counts(request, target)
+    return render(
+        request, "pipeline.html", target=target, map=data_queues.pipeline_map(target, status_counts)
+    )
 
 
 def worker_queues(request: Request) -> Response:
@@ -126,4 +134,6 @@ def worker_queues(request: Request) -> Response:
 
 
 def pipeline_map(request: Request) -> Response:
-    return render(request, "_pipeline_map.html", map=data_queues.pipeline_map(_target(request)))
+    target = _target(request)
+    status_counts, _ = counts(request, target)
+    return render(request, "_pipeline_map.html", map=data_queues.pipeline_map(target, status_counts))
