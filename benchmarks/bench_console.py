@@ -31,8 +31,8 @@ from pixelpipe.logic.clock import format_iso
 from pixelpipe_cli import traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
-from pixelpipe_console import data
 from pixelpipe_console.app import create_app
+from pixelpipe_console.counts import status_counts
 from pixelpipe_emulator import dynamodb_speed
 from pixelpipe_emulator.provision import create_jobs_table, state_machine_definition
 from pixelpipe_emulator.stack import free_port
@@ -180,7 +180,7 @@ def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float
             "jobs_page_failed_ms": _median_ms(page("/jobs?status=FAILED"), runs),
             "jobs_cli_list_ms": _median_ms(lambda: jobs_client.list(None, 25), runs),
             # the recount itself: pages serve the counts from StatusCounts between recounts
-            "jobs_stats_ms": _median_ms(lambda: data.status_counts(target), max(3, runs // 3)),
+            "jobs_stats_ms": _median_ms(lambda: status_counts(target), max(3, runs // 3)),
             "jobs_stats_cached_ms": _median_ms(page("/jobs/stats"), runs),
             "job_page_ms": _median_ms(page(f"/jobs/{traced['jobId']}"), runs),
             "job_cli_trace_ms": _median_ms(cli_job, runs),

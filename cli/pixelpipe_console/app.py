@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from pixelpipe_cli.target import Target
 from pixelpipe_console import actions, data, live, pages, views
+from pixelpipe_console.counts import StatusCounts
 from pixelpipe_console.security import Guard
 
 DEFAULT_PORT = 8484  # also pixelpipe_cli.main.CONSOLE_PORT (kept there so the CLI starts fast)
@@ -35,7 +36,7 @@ class Console:
     target_loader: Callable[[], Target]
     guard: Guard
     templates: Jinja2Templates
-    counts: data.StatusCounts = field(default_factory=data.StatusCounts)
+    counts: StatusCounts = field(default_factory=StatusCounts)
 
     def target(self) -> Target:
         return data.load_target(self.target_loader)

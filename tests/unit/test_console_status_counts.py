@@ -8,7 +8,7 @@ import threading
 import time
 
 from pixelpipe_cli.target import Target
-from pixelpipe_console.data import StatusCounts
+from pixelpipe_console.counts import StatusCounts
 
 
 class Clock:
