@@ -44,15 +44,15 @@ class OldestMessageAges:
     """Each queue's oldest message age by AWS's rules; remembers when messages reached a DLQ."""
 
     def __init__(self) -> None:
-        self._arrived: dict[tuple[str, str], int] = {}  # (DLQ arn, message id) -> ms first seen
+        self._arrived: dict[str, dict[str, int]] = {}  # DLQ arn -> message id -> ms first seen
 
     def age_s(self, queue: Any, is_dead_letter_queue: bool, now_ms: int) -> float | None:
         messages = list(queue._messages)  # one snapshot: request threads append and remove
         if is_dead_letter_queue:
-            present = {(queue.queue_arn, m.id) for m in messages}
-            for key in [k for k in self._arrived if k[0] == queue.queue_arn and k not in present]:
-                del self._arrived[key]
-            sent = [self._arrived.setdefault(key, now_ms) for key in present]
+            seen = self._arrived.get(queue.queue_arn, {})
+            arrived = {m.id: seen.get(m.id, now_ms) for m in messages}  # gone messages are forgotten
+            self._arrived[queue.queue_arn] = arrived
+            sent = list(arrived.values())
         else:
             sent = [
                 m.sent_timestamp
