@@ -21,9 +21,14 @@ from pixelpipe_console.views import fragment
 
 POLL_SECONDS = 0.5
 # A poll never takes more than about a quarter of the emulator's time: moto answers a status-index Query
-# by sorting every item of that status, so with thousands of jobs one poll can take seconds.
+# by walking every item of the table, so with thousands of jobs one poll can take a good part of a second.
 BUSY_FACTOR = 3
 STATS_EVERY = 10  # polls between two refreshes of the counts and percentiles when no row changed
+PAUSE_SECONDS = POLL_SECONDS * 4  # after a read failed: the page says so and keeps its last content
+
+
+def _paused(error: Exception) -> dict[str, str]:
+    return {"event": "problem", "data": str(escape(f"live updates paused: {error}"))}
 
 
 def _rows_and_stats(request: Request, last_rows: str | None, stats_due: bool) -> tuple[str, str | None]:
@@ -47,8 +52,8 @@ async def jobs(request: Request) -> EventSourceResponse:
                     _rows_and_stats, request, last_rows, polls % STATS_EVERY == 0
                 )
             except (*data.SERVICE_ERRORS, data.ConsoleError) as error:
-                yield {"event": "problem", "data": str(escape(f"live updates paused: {error}"))}
-                await asyncio.sleep(POLL_SECONDS * 4)
+                yield _paused(error)
+                await asyncio.sleep(PAUSE_SECONDS)
                 continue
             if rows != last_rows:
                 last_rows = rows
@@ -80,8 +85,8 @@ async def job(request: Request) -> EventSourceResponse:
             try:
                 version, summary = await run_in_threadpool(_job_summary, request, job_id)
             except (*data.SERVICE_ERRORS, data.ConsoleError) as error:
-                yield {"event": "problem", "data": str(escape(f"live updates paused: {error}"))}
-                await asyncio.sleep(POLL_SECONDS * 4)
+                yield _paused(error)
+                await asyncio.sleep(PAUSE_SECONDS)
                 continue
             if version != seen:
                 seen = version

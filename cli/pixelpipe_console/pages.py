@@ -121,12 +121,14 @@ def queues(request: Request) -> Response:
     )
 
 
+def _pipeline_map(request: Request, target: Target) -> data_queues.PipelineMap:
+    status_counts, _ = counts(request, target)
+    return data_queues.pipeline_map(target, status_counts)
+
+
 def pipeline(request: Request) -> Response:
     target = _target(request)
-    status_counts, _ = counts(request, target)
-    return render(
-        request, "pipeline.html", target=target, map=data_queues.pipeline_map(target, status_counts)
-    )
+    return render(request, "pipeline.html", target=target, map=_pipeline_map(request, target))
 
 
 def worker_queues(request: Request) -> Response:
@@ -134,6 +136,4 @@ def worker_queues(request: Request) -> Response:
 
 
 def pipeline_map(request: Request) -> Response:
-    target = _target(request)
-    status_counts, _ = counts(request, target)
-    return render(request, "_pipeline_map.html", map=data_queues.pipeline_map(target, status_counts))
+    return render(request, "_pipeline_map.html", map=_pipeline_map(request, _target(request)))
