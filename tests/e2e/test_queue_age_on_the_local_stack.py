@@ -21,8 +21,9 @@ def test_a_message_waiting_for_a_stopped_worker_shows_its_age(tmp_path, monkeypa
     monkeypatch.setenv(sqs_metrics.PERIOD_ENV, "1")
     with LocalStack(tmp_path / "stack", tracing=False) as stack:
         stack.stop_function(workers()["resize"].function)
+        client = JobsClient(stack.target)
         # WHEN an upload's resize message waits in the resize queue
-        job_id = JobsClient(stack.target).upload(SAMPLES / "cat.png")
+        job_id = client.upload(SAMPLES / "cat.png")
 
         def resize_row():
             return {row.step: row for row in worker_queues(stack.target)}["resize"]
@@ -36,7 +37,7 @@ def test_a_message_waiting_for_a_stopped_worker_shows_its_age(tmp_path, monkeypa
         assert row.in_flight == 0 and row.oldest_age_s < 30
         # AND once the worker is back the job completes and the queue reads empty, age 0
         stack.start_function(workers()["resize"].function)
-        job = JobsClient(stack.target).wait([job_id], timeout=60)[job_id]
+        job = client.wait([job_id], timeout=60)[job_id]
         assert job["status"] == "COMPLETE", job.get("failureReason")
         empty = wait_until(lambda: (row := resize_row()).visible + row.in_flight == 0 and row, timeout=30)
         assert empty.oldest_age_s == 0

@@ -135,15 +135,18 @@ def test_queries_and_scans_answer_the_same_with_the_emulators_sorting(seed, rang
         assert compared > 200  # the requests did return items to compare
 
 
-def test_uninstall_restores_motos_own_sorting():
+def test_uninstall_restores_motos_own_sorting_and_serialiser():
+    from moto.core.responses import ActionResult
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
-    originals = (DynamoType.cast_value, Table.all_items, Table.sorted_items)
+    def patched() -> tuple:
+        return (DynamoType.cast_value.fget, Table.all_items, Table.sorted_items, ActionResult.execute_result)
+
+    originals = patched()
     with dynamodb_speed.installed():
-        assert (DynamoType.cast_value, Table.all_items, Table.sorted_items) != originals
-    assert DynamoType.cast_value.fget is originals[0].fget
-    assert (Table.all_items, Table.sorted_items) == originals[1:]
+        assert all(now is not before for now, before in zip(patched(), originals, strict=True))
+    assert patched() == originals
 
 
 def _attribute(rng: random.Random, depth: int = 0) -> dict:
