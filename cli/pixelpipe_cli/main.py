@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import tempfile
 import time
 from dataclasses import asdict
@@ -55,6 +56,13 @@ def up(
     """Run the local stack in the foreground until Ctrl-C; other commands talk to it."""
     from pixelpipe_console import server as console_server
 
+    if not _port_free(port):
+        raise _fail(
+            RuntimeError(
+                f"port {port} on 127.0.0.1 is in use (another `pixelpipe up`?): stop it, or choose "
+                f"another with `pixelpipe up --port {port + 1}`"
+            )
+        )
     stack = LocalStack(state_dir(), port=port)
     with stack, contextlib.ExitStack() as extras:
         if console:
@@ -195,6 +203,17 @@ def _print_executions(target: Target, record: dict) -> None:
         render.console.print(render.execution_events_table(trace))
     for message in found.messages:
         render.console.print(render.literal(message, style="yellow"), soft_wrap=True)
+
+
+def _port_free(port: int) -> bool:
+    """As the emulator will bind it (SO_REUSEADDR: a port in TIME_WAIT after a stop is free)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _fail(error: Exception) -> typer.Exit:

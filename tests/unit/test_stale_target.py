@@ -85,3 +85,17 @@ def test_an_aws_target_without_credentials_is_one_line_with_the_fix(
     assert isinstance(result.exception, SystemExit) and result.exit_code != 0
     message = str(result.exception)
     assert "no AWS credentials" in message and "aws sso login" in message and "\n" not in message
+
+
+def test_up_on_a_port_in_use_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    # GIVEN something already listening on the port `up` is asked for
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        # WHEN the local stack is asked to start there
+        result = CliRunner().invoke(app, ["up", "--port", str(port)], env={"PIXELPIPE_HOME": str(tmp_path)})
+    # THEN it refuses at once, naming the port and another to use, and starts nothing
+    assert result.exit_code == 1
+    assert f"port {port}" in result.output and "--port" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "target.json").exists()
