@@ -143,6 +143,36 @@ class LocalRedriver:
 
 _STILL_GOING = ("RUNNING", "CANCELLING")
 _POLL_SECONDS = 2.0
+# How far SQS's StartedTimestamp may lag our clock when we recognise our finished task by time alone.
+_CLOCK_SKEW_MS = 1000
+
+
+def own_move_task(
+    tasks: list[dict[str, Any]], handle: str | None, seen_started: int | None, started_ms: int
+) -> dict[str, Any]:
+    """Our task among ListMessageMoveTasks' results (newest first; another operator's may be newer).
+
+    SQS lists a task's TaskHandle only while it is RUNNING (API reference,
+    ListMessageMoveTasksResultEntry), so: the task carrying our handle; once it has stopped, the one with
+    the StartedTimestamp we saw while it ran; and if it finished before we ever saw it running, the
+    earliest task started after we asked (one task at a time per queue: an older one ended before ours
+    began, a newer one started after ours).
+    """
+    if handle:
+        for task in tasks:
+            if task.get("TaskHandle") == handle:
+                return task
+    if seen_started is not None:
+        for task in tasks:
+            if task.get("StartedTimestamp") == seen_started and task.get("Status") not in _STILL_GOING:
+                return task
+        return {}
+    later = [
+        task
+        for task in tasks
+        if not task.get("TaskHandle") and int(task.get("StartedTimestamp", 0)) >= started_ms - _CLOCK_SKEW_MS
+    ]
+    return min(later, key=lambda task: int(task["StartedTimestamp"])) if later else {}
 
 
 @dataclass
@@ -155,12 +185,14 @@ class MoveTaskRedriver:
     wait_seconds: float = 60.0  # how long to follow a move task before reporting it still RUNNING
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time  # when we asked for the task, to tell it from older ones
     worker_mode: str = "move task"
     dispatch_mode: str = "re-invoked"
     rounds: int = 1  # the task moves everything in the DLQ, including what arrives while it runs
 
     def move(self, queues: dict[str, str], messages: list[dict[str, Any]], report: RedriveReport) -> bool:
         unhide(self.sqs, queues["dlq_url"], messages)  # the task only takes visible messages
+        started_ms = int(self.wall_clock() * 1000)
         try:
             started = self.sqs.start_message_move_task(
                 SourceArn=queues["dlq_arn"], DestinationArn=queues["arn"]
@@ -168,7 +200,7 @@ class MoveTaskRedriver:
         except ClientError as error:
             raise OperationError(f"could not start the move task for {queues['dlq_arn']}: {error}") from error
         report.task_handle = started.get("TaskHandle")
-        task = self._follow(queues["dlq_arn"])
+        task = self._follow(queues["dlq_arn"], report.task_handle, started_ms)
         report.task_status = task.get("Status", "UNKNOWN")
         report.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
         report.to_move = task.get("ApproximateNumberOfMessagesToMove")
@@ -178,12 +210,18 @@ class MoveTaskRedriver:
             report.not_moved = max(0, expected - report.moved)
         return True
 
-    def _follow(self, dlq_arn: str) -> dict[str, Any]:
-        """The newest move task of the DLQ (the one just started), once it stopped or the wait ran out."""
+    def _follow(self, dlq_arn: str, handle: str | None, started_ms: int) -> dict[str, Any]:
+        """Our move task (matched by `handle`, see `own_move_task`), once it stopped or the wait ran out;
+        {} when the listing never showed it."""
         deadline = self.clock() + self.wait_seconds
+        seen_started: int | None = None
         while True:
-            tasks = self.sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1).get("Results", [])
-            task = tasks[0] if tasks else {}
+            # The 10 most recent tasks of the DLQ (the API's maximum), newest first: another operator's
+            # task may be newer than ours.
+            tasks = self.sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10).get("Results", [])
+            task = own_move_task(tasks, handle, seen_started, started_ms)
+            if handle and task.get("TaskHandle") == handle:
+                seen_started = task.get("StartedTimestamp")
             if task.get("Status") not in _STILL_GOING or self.clock() >= deadline:
                 return task
             self.sleep(_POLL_SECONDS)

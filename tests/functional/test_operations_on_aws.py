@@ -5,6 +5,7 @@ ListMessageMoveTasks) or where the exact request matters (SNS Publish, SQS peek)
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -106,7 +107,8 @@ def move_task(queues: dict[str, str], status: str, moved: int, to_move: int, **e
         "DestinationArn": queues["arn"],
         "ApproximateNumberOfMessagesMoved": moved,
         "ApproximateNumberOfMessagesToMove": to_move,
-        "StartedTimestamp": 1763632800000,
+        # Started now: a task the redrive never saw RUNNING is recognised as started after it asked.
+        "StartedTimestamp": int(time.time() * 1000),
         **extra,
     }
     return {"Results": [task]}
@@ -122,10 +124,12 @@ def test_a_redrive_on_aws_reports_what_the_move_task_did_following_it_until_it_c
     expect_scan(stub, queues["dlq_url"], [dead_message(job_id)])
     expect_move_task(stub, queues, ["receipt-1"])
     # AND SQS's move task is RUNNING at first, then COMPLETED
-    listed = {"SourceArn": queues["dlq_arn"], "MaxResults": 1}
-    running = move_task(queues, "RUNNING", 0, 1, TaskHandle=MOVE_TASK_HANDLE)
+    listed = {"SourceArn": queues["dlq_arn"], "MaxResults": 10}
+    started = int(time.time() * 1000)
+    running = move_task(queues, "RUNNING", 0, 1, TaskHandle=MOVE_TASK_HANDLE, StartedTimestamp=started)
     stub.add_response("list_message_move_tasks", running, listed)
-    stub.add_response("list_message_move_tasks", move_task(queues, "COMPLETED", 1, 1), listed)
+    completed = move_task(queues, "COMPLETED", 1, 1, StartedTimestamp=started)  # no handle once stopped
+    stub.add_response("list_message_move_tasks", completed, listed)
     waits: list[float] = []
     redriver = MoveTaskRedriver(sqs, None, "dispatch-tasks", wait_seconds=60, sleep=waits.append)
     # WHEN resize's DLQ is redriven
@@ -163,7 +167,7 @@ def test_a_move_task_still_running_when_the_wait_ends_is_reported_running(
     expect_scan(stub, queues["dlq_url"], [dead_message(job_id)])
     expect_move_task(stub, queues, ["receipt-1"])
     running = move_task(queues, "RUNNING", 0, 1, TaskHandle=MOVE_TASK_HANDLE)
-    stub.add_response("list_message_move_tasks", running, {"SourceArn": queues["dlq_arn"], "MaxResults": 1})
+    stub.add_response("list_message_move_tasks", running, {"SourceArn": queues["dlq_arn"], "MaxResults": 10})
     redriver = MoveTaskRedriver(sqs, None, "dispatch-tasks", wait_seconds=0, sleep=pytest.fail)
     with stub:
         (report,) = dlq.dlq_redrive(target, "resize", redriver=redriver)
@@ -182,7 +186,7 @@ def test_a_failed_move_task_is_reported_with_its_reason_and_the_cli_exits_1(
     expect_move_task(stub, queues, ["receipt-1", "receipt-2"])
     reason = "AWS.SimpleQueueService.KmsAccessDenied"  # destination encrypted with a key the task can't use
     failed = move_task(queues, "FAILED", 1, 2, FailureReason=reason)
-    stub.add_response("list_message_move_tasks", failed, {"SourceArn": queues["dlq_arn"], "MaxResults": 1})
+    stub.add_response("list_message_move_tasks", failed, {"SourceArn": queues["dlq_arn"], "MaxResults": 10})
     target.save(tmp_path / "target.json")
     monkeypatch.setenv("PIXELPIPE_TARGET", str(tmp_path / "target.json"))
     # WHEN `pixelpipe dlq redrive --queue resize` runs
