@@ -42,6 +42,18 @@ def current_trace_header() -> str | None:
     return ";".join(parts)
 
 
+def job_trace_header(aws_trace_header: str | None) -> str | None:
+    """The header that puts a job's next hop (its reconcile run) into the JOB's trace: the Root and
+    Sampled decision an SQS message carries as its AWSTraceHeader attribute. A batched invocation runs
+    under a trace of its own (Lambda starts one per batch, linked to each message's trace), so the
+    current header would put every job of the batch into one shared trace. Without the attribute, the
+    current header."""
+    fields = dict(part.split("=", 1) for part in (aws_trace_header or "").split(";") if "=" in part)
+    if "Root" not in fields:
+        return current_trace_header()
+    return f"Root={fields['Root']};Sampled={fields.get('Sampled', '1')}"
+
+
 def trace_aws_sdk() -> None:
     """Every AWS SDK call a subsegment from now on, for clients made before or after (X-Ray wraps
     botocore's client class). Idempotent; a no-op while tracing is off (outside Lambda, or the SDK
@@ -57,12 +69,18 @@ def annotate(job_id: str, step: str | None = None) -> None:
 
 
 @contextmanager
-def job_subsegment(name: str, job_id: str, step: str | None = None) -> Iterator[None]:
-    """A subsegment for one job's share of an invocation (a batch can hold several jobs)."""
+def job_subsegment(
+    name: str, job_id: str, step: str | None = None, sqs_sent_at: float | None = None
+) -> Iterator[None]:
+    """A subsegment for one job's share of an invocation (a batch can hold several jobs), found by
+    its `jobId` annotation. `sqs_sent_at` (epoch seconds) is when SQS received the message: X-Ray has
+    no queue segment on AWS, so the queue wait is this annotation to the invocation's start."""
     with tracer.provider.in_subsegment(name) as subsegment:
         subsegment.put_annotation("jobId", job_id)
         if step:
             subsegment.put_annotation("step", step)
+        if sqs_sent_at is not None:
+            subsegment.put_annotation("sqsSentAt", sqs_sent_at)
         yield
 
 

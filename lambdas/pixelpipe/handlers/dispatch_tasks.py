@@ -51,7 +51,7 @@ def sources_in(event: dict[str, Any]) -> list[SourceObject]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # the response names object keys: not for X-Ray
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     results = []

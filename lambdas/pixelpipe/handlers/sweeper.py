@@ -14,7 +14,7 @@ from pixelpipe.config import lambda_settings
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.deadlines import Sweeper
 from pixelpipe.metrics import metrics, record_timeouts
-from pixelpipe.tracing import current_trace_header, tracer
+from pixelpipe.tracing import current_trace_header, job_subsegment, tracer
 
 logger = Logger()
 _settings = lambda_settings()
@@ -27,12 +27,14 @@ class DeadlineReporter:
 
     def fail_past_deadline(self, job_id: str, reason: str) -> None:
         at = now_iso()
-        # A fresh name per sweep: the state machine ignores a job that is no longer PENDING.
-        self._reconciler.start(
-            f"{job_id}-deadline-{uuid.uuid4().hex[:8]}",
-            deadline_input(job_id, at, reason),
-            current_trace_header(),
-        )
+        # The sweep runs in a trace of its own: the annotated subsegment is how a job's trace finds it.
+        with job_subsegment("## deadline job", job_id, "deadline"):
+            # A fresh name per sweep: the state machine ignores a job that is no longer PENDING.
+            self._reconciler.start(
+                f"{job_id}-deadline-{uuid.uuid4().hex[:8]}",
+                deadline_input(job_id, at, reason),
+                current_trace_header(),
+            )
 
 
 _sweeper = Sweeper(
@@ -48,7 +50,7 @@ _sweeper = Sweeper(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # X-Ray must not keep job ids and keys
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = _sweeper.sweep(now_iso())

@@ -10,6 +10,7 @@ held by tests/functional/test_aws_runtime.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache, partial
 from typing import Any
 
@@ -25,13 +26,27 @@ from pixelpipe.logic.job_message import JobMessage, MalformedMessage, parse_job_
 from pixelpipe.logic.jobs import StepCompletion
 from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
 from pixelpipe.metrics import metrics, record_retry
-from pixelpipe.tracing import current_trace_header, job_subsegment, subsegment, tracer
+from pixelpipe.tracing import job_subsegment, job_trace_header, subsegment, tracer
 
 logger = Logger()
 
+# A record is started only while at least this much of the invocation is left: enough for the slowest
+# record to finish (a 48 MP JPEG's resize or labels, its S3 writes and the reconcile start take a few
+# seconds at most) and for the batch response to be returned. A batch of ten large images shares one
+# timeout; a record the invocation would not finish is handed back as a batch item failure instead, so
+# the invocation is not ended by its timeout, which would return the whole batch, finished records too.
+RECORD_TIME_RESERVE_MS = 5_000
+
+# The job trace of the record being worked on (from its AWSTraceHeader), for its reconcile start.
+_job_trace_header: ContextVar[str | None] = ContextVar("job_trace_header", default=None)
+
+
+class NotReached(Exception):
+    """Too little of the invocation is left to start this record: it goes back to the queue."""
+
 
 class ReconcileReporter:
-    """Hands a step completion to the reconcile state machine, joined to the current trace."""
+    """Hands a step completion to the reconcile state machine, in the trace of the completion's job."""
 
     def __init__(self, reconciler: Reconciler) -> None:
         self._reconciler = reconciler
@@ -39,7 +54,7 @@ class ReconcileReporter:
     def report(self, completion: StepCompletion) -> None:
         with subsegment("## start reconcile"):
             arn = self._reconciler.start(
-                completion.execution_name(), completion_input(completion), current_trace_header()
+                completion.execution_name(), completion_input(completion), _job_trace_header.get()
             )
         # Step metrics are counted by the state machine, for the attempt it actually records.
         logger.info("reconcile started", job_id=completion.job_id, outcome=completion.outcome, execution=arn)
@@ -71,8 +86,17 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
     )
     processor = BatchProcessor(event_type=EventType.SQS)
 
-    def handle_record(record: SQSRecord) -> str:
+    def handle_record(record: SQSRecord, lambda_context: Any = None) -> str:
         receive_count = int(record.attributes.approximate_receive_count)
+        if (
+            lambda_context is not None
+            and lambda_context.get_remaining_time_in_millis() < RECORD_TIME_RESERVE_MS
+        ):
+            # Never started, so visible again at once for the next invocation, not after the timeout.
+            logger.remove_keys(["job_id", "step", "receive_count"])  # the previous record's
+            logger.warning("too little time left; record handed back", message_id=record.message_id)
+            _set_visibility(record, 0)
+            raise NotReached(record.message_id)
         try:
             message = parse_job_message(record.body)
         except MalformedMessage as malformed:
@@ -93,8 +117,11 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
 
     def run(record: SQSRecord, job_id: str, receive_count: int, attempt: Callable[[], str]) -> str:
         logger.append_keys(job_id=job_id, step=step, receive_count=receive_count)
+        _job_trace_header.set(job_trace_header(record.attributes.aws_trace_header))
+        sent = record.attributes.get("SentTimestamp")  # epoch ms, as SQS reports it
+        sent_at = int(sent) / 1000 if sent else None
         try:
-            with job_subsegment(f"## {step} job", job_id, step):
+            with job_subsegment(f"## {step} job", job_id, step, sqs_sent_at=sent_at):
                 return attempt()
         except GiveUp:
             # Visible again at once, so the next receive moves it to the DLQ.
@@ -120,7 +147,7 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
             logger.warning("could not change message visibility", exc_info=True)
 
     @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
+    @tracer.capture_lambda_handler(capture_response=False)  # no handler response is kept in X-Ray
     @metrics.log_metrics
     def handler(event: dict, context: Any) -> dict:
         return process_partial_response(
