@@ -75,6 +75,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.path import result_path as interpreter_result_path
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as interpreter_boto_client
@@ -218,6 +219,25 @@ def describe_errors_without_request_id(session: boto3.Session | None = None) -> 
     )
 
 
+# The Step Functions developer guide (supported-services-awssdk.html): an integration's error is
+# `Service.ErrorName`, and Step Functions always adds the `Exception` suffix to an error name that lacks it
+# (S3's BucketAlreadyExists is `S3.BucketAlreadyExistsException`). moto's interpreter keeps the wire code
+# (`DynamoDB.InternalServerError`), so a Retry written with AWS's names would never match here.
+def name_dynamodb_errors_as_aws() -> None:
+    """The interpreter's DynamoDB task errors named as Step Functions names them on AWS."""
+    service = state_task_service_dynamodb.StateTaskServiceDynamoDB
+    describe = service._error_cause_from_client_error
+    if getattr(describe, "_pixelpipe_aws_names", False):
+        return
+
+    def described(client_error: Any) -> tuple[str, str]:
+        error, cause = describe(client_error)
+        return (error if error.endswith("Exception") else f"{error}Exception"), cause
+
+    described._pixelpipe_aws_names = True  # type: ignore[attr-defined]
+    service._error_cause_from_client_error = staticmethod(described)
+
+
 # ------------------------------------------------------------------------------- bounded execution memory
 
 
@@ -353,6 +373,7 @@ def main() -> None:
     cache_jsonpath_parsing()
     track_models_weakly()
     describe_errors_without_request_id()
+    name_dynamodb_errors_as_aws()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server.MotoRequestHandler = KeepAliveRequestHandler
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
