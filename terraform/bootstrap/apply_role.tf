@@ -8,7 +8,10 @@ resource "aws_iam_role" "apply" {
 }
 
 data "aws_iam_policy_document" "apply" {
-  source_policy_documents = [data.aws_iam_policy_document.read_stack.json, data.aws_iam_policy_document.deploy_guardrails.json]
+  source_policy_documents = concat(
+    [data.aws_iam_policy_document.read_stack.json, data.aws_iam_policy_document.deploy_guardrails.json],
+    var.enable_vpc ? [data.aws_iam_policy_document.vpc.json] : [],
+  )
 
   statement {
     sid       = "ReadAndWriteState"
@@ -152,13 +155,31 @@ data "aws_iam_policy_document" "apply" {
     resources = local.dashboard_arns
   }
 
-  # Role changes that can grant permissions: only with the boundary on the role (iam:PermissionsBoundary
-  # is the role's boundary for these calls), so no role the apply role touches can exceed it — and the
-  # deploy roles, which carry no boundary, can never match.
+  # Roles: only the stack's own, by exact name (local.stack_role_names), never role/<project>-*. Calls
+  # that carry iam:PermissionsBoundary (the role's boundary) need it to be the bootstrap's boundary, so no
+  # role the apply role touches can exceed it — and the deploy roles, which carry none, never match.
+  statement {
+    sid       = "CreateRolesWithTheBoundaryAndTheProjectTag"
+    actions   = ["iam:CreateRole"]
+    resources = local.stack_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
+  }
+
   statement {
     sid       = "ManageRolesWithinTheBoundary"
-    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"]
-    resources = local.project_role_arns
+    actions   = ["iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"]
+    resources = local.stack_role_arns
 
     condition {
       test     = "StringEquals"
@@ -170,7 +191,7 @@ data "aws_iam_policy_document" "apply" {
   statement {
     sid       = "AttachOnlyTheStacksManagedPolicy"
     actions   = ["iam:AttachRolePolicy"]
-    resources = local.project_role_arns
+    resources = local.stack_role_arns
 
     condition {
       test     = "StringEquals"
@@ -185,41 +206,106 @@ data "aws_iam_policy_document" "apply" {
     }
   }
 
-  # Changes that grant nothing by themselves (trust, description, tags, deletion) on the stack's roles;
-  # the deploy roles are excluded by the NoChangesToTheDeployRoles deny.
+  # Calls IAM gives no iam:PermissionsBoundary key (trust, description, deletion, tags, PassRole): only on
+  # a stack role that carries the project tag, i.e. one the apply role created (CreateRole above requires
+  # the tag). IAM has no condition key on the trust policy document a call writes (UpdateAssumeRolePolicy,
+  # CreateRole), so "the trust names only the pipeline's services" is held by the role names and the
+  # boundary: whoever a stack role trusts gets at most the boundary (docs/security.md, accepted risks).
   statement {
-    sid       = "MaintainRoles"
+    sid       = "MaintainTheStacksOwnRoles"
     actions   = ["iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:DeleteRole", "iam:TagRole", "iam:UntagRole"]
-    resources = local.project_role_arns
+    resources = local.stack_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
   }
 
   statement {
     sid       = "PassRolesToThePipelineServicesOnly"
     actions   = ["iam:PassRole"]
-    resources = local.project_role_arns
+    resources = local.stack_role_arns
 
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
       values   = local.pipeline_services
     }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# The optional VPC (enable_vpc, terraform/modules/network): only when the bootstrap is applied with
+# enable_vpc = true, and only on EC2 resources that carry the project tag. EC2 create calls name no ARN
+# before the resource exists: they must tag it at creation (aws:RequestTag, the provider's default_tags
+# become TagSpecifications); every later change needs the tag on the resource (aws:ResourceTag), so other
+# workloads' networks in the account stay out of reach.
+# ---------------------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "vpc" {
+  statement {
+    sid = "CreateTaggedNetworkResources"
+    actions = [
+      "ec2:CreateVpc",
+      "ec2:CreateSubnet",
+      "ec2:CreateRouteTable",
+      "ec2:CreateVpcEndpoint",
+      "ec2:CreateSecurityGroup",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  # Tags only as part of one of the creates above (tag-on-create).
+  statement {
+    sid       = "TagOnCreate"
+    actions   = ["ec2:CreateTags"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateVpc", "CreateSubnet", "CreateRouteTable", "CreateVpcEndpoint", "CreateSecurityGroup"]
+    }
   }
 
   statement {
-    sid = "OptionalVpc"
-    # VPC, subnets, route tables, endpoints and security groups (enable_vpc): EC2 create calls take no
-    # resource ARN before the resource exists; limited to the stack's region.
+    sid = "ChangeOnlyTheProjectsNetwork"
     actions = [
-      "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
-      "ec2:CreateSubnet", "ec2:DeleteSubnet",
-      "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
-      "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
-      "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+      "ec2:DeleteVpc", "ec2:ModifyVpcAttribute",
+      "ec2:DeleteSubnet",
+      "ec2:DeleteRouteTable", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+      "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
+      "ec2:DeleteSecurityGroup",
       "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
       "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
       "ec2:CreateTags", "ec2:DeleteTags",
     ]
     resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
 
     condition {
       test     = "StringEquals"

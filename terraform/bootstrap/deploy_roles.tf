@@ -1,9 +1,10 @@
 # ---------------------------------------------------------------------------------------------------------
 # Two deploy roles for GitHub Actions (.github/workflows/deploy.yml):
-# - plan:  pull requests. Reads the state (and takes the state lock) and describes the stack; cannot
-#          change anything, and never sees the data (objects, items, messages).
-# - apply: only jobs in this repository's protected `production` environment (deployments from main).
-#          Manages the stack's own resources by name; every role it creates carries the boundary.
+# - plan:  pull requests running deploy.yml. Reads the state object, nothing else of the stack (no lock,
+#          no bucket listing, no describe calls: the plan runs with -refresh=false -lock=false).
+# - apply: only deploy.yml as it is on main, in the `production` environment (a customised OIDC subject
+#          names the workflow file and its ref). Manages the stack's own resources by name; every role it
+#          creates carries the boundary and the project tag.
 # Neither can change its own policies or trust, or remove or edit the boundary (explicit denies).
 # ---------------------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "plan_trust" {
@@ -21,10 +22,12 @@ data "aws_iam_policy_document" "plan_trust" {
       values   = ["sts.amazonaws.com"]
     }
 
+    # A pull request's run of deploy.yml (any PR number: the only wildcard is the number in
+    # refs/pull/<n>/merge). Fork pull requests get no OIDC token at all.
     condition {
-      test     = "StringEquals"
+      test     = "StringLike"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_owner}/${var.github_repo}:pull_request"]
+      values   = [local.plan_subject]
     }
   }
 }
@@ -44,12 +47,13 @@ data "aws_iam_policy_document" "apply_trust" {
       values   = ["sts.amazonaws.com"]
     }
 
-    # Only a job that runs in the production environment; its protection rules (deployment branch main,
-    # required reviewers) are set in the repository settings (docs/security.md).
+    # Only a job in the production environment, running deploy.yml as it is on main: the customised
+    # subject carries the workflow file and its ref, so another branch, another workflow or a pull request
+    # never matches, whatever the environment's protection rules say (docs/security.md).
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_owner}/${var.github_repo}:environment:production"]
+      values   = [local.apply_subject]
     }
   }
 }
@@ -170,7 +174,7 @@ data "aws_iam_policy_document" "read_stack" {
   statement {
     sid       = "ReadRoles"
     actions   = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRoleTags"]
-    resources = local.project_role_arns
+    resources = local.stack_role_arns
   }
 
   statement {
@@ -220,19 +224,23 @@ resource "aws_iam_role" "plan" {
 }
 
 data "aws_iam_policy_document" "plan" {
-  source_policy_documents = [data.aws_iam_policy_document.read_stack.json, data.aws_iam_policy_document.deploy_guardrails.json]
+  source_policy_documents = [data.aws_iam_policy_document.deploy_guardrails.json]
 
+  # deploy.yml plans with -refresh=false -lock=false: it compares the pull request's configuration with
+  # the state, so the role reads the state and nothing else of the stack — no listing of the stack's buckets (the
+  # upload bucket's keys are uploaders' file names) and no state lock a pull request could hold.
+  # The state bucket holds state only: listing it (the backend's workspace lookup) shows no one's data.
   statement {
     sid       = "ReadState"
     actions   = ["s3:ListBucket", "s3:GetObject"]
     resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/${local.state_key}"]
   }
 
-  # terraform plan takes the S3-native state lock: it writes and removes <key>.tflock, nothing else.
+  # The stack's data sources (account, region, partition; zones with enable_vpc) still run on a plan.
   statement {
-    sid       = "TakeTheStateLock"
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.state.arn}/${local.state_key}.tflock"]
+    sid       = "StackDataSources"
+    actions   = ["sts:GetCallerIdentity", "ec2:DescribeAvailabilityZones"]
+    resources = ["*"]
   }
 }
 

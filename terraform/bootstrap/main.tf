@@ -53,7 +53,20 @@ locals {
   function_arns      = [for name in local.function_names : "${local.arn}:lambda:${local.region}:${local.account_id}:function:${name}"]
   state_machine_arns = ["${local.arn}:states:${local.region}:${local.account_id}:stateMachine:${var.name_prefix}${local.config.state_machine.name}"]
   schedule_arns      = ["${local.arn}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.project}-*"]
-  project_role_arns  = ["${local.arn}:iam::${local.account_id}:role/${local.project}-*"]
+  # The roles the main stack creates, by exact name (terraform/main.tf role_name arguments: one per
+  # function and worker from pipeline.json, the reconcile state machine's and the sweeper schedule's).
+  # Exact names, not role/<project>-*: a role someone else made under the project's prefix stays out of
+  # reach (tests/terraform/test_deploy_roles.py checks this list against the stack's roles).
+  stack_role_names = concat(
+    [for name in keys(local.config.functions) : "${local.project}-${name}"],
+    [for w in values(local.config.workers) : "${local.project}-${w.function}"],
+    ["${local.project}-reconcile", "${local.project}-sweeper-schedule"],
+  )
+  stack_role_arns = [for name in local.stack_role_names : "${local.arn}:iam::${local.account_id}:role/${name}"]
+  # The tag every resource of the main stack carries (terraform/versions.tf default_tags): the apply role
+  # creates roles and EC2 resources only with it and changes only what carries it.
+  project_tag_key   = "Project"
+  project_tag_value = local.config.project
   log_group_arns = concat(
     [for name in local.function_names : "${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${name}*"],
     ["${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/vendedlogs/states/${var.name_prefix}${local.config.state_machine.name}*"],
@@ -65,6 +78,14 @@ locals {
   pipeline_services = ["lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"]
   # The one AWS managed policy the stack attaches (a function's role, with enable_vpc).
   attachable_policy_arns = ["${local.arn}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"]
+
+  # GitHub OIDC subjects, customised to carry the calling workflow file and its ref (include_claim_keys
+  # repo, context, job_workflow_ref: docs/deploy.md step 2). AWS reads no GitHub claim but `sub` and
+  # `aud`, so the branch and workflow binding has to live inside `sub`.
+  repository      = "${var.github_owner}/${var.github_repo}"
+  deploy_workflow = "${local.repository}/.github/workflows/deploy.yml"
+  apply_subject   = "repo:${local.repository}:environment:production:job_workflow_ref:${local.deploy_workflow}@refs/heads/main"
+  plan_subject    = "repo:${local.repository}:pull_request:job_workflow_ref:${local.deploy_workflow}@refs/pull/*/merge"
 
   oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : "${local.arn}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com"
 }

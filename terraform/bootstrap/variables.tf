@@ -29,3 +29,9 @@ variable "create_oidc_provider" {
   type        = bool
   default     = true
 }
+
+variable "enable_vpc" {
+  description = "The main stack's enable_vpc: grants the apply role EC2 rights on the project's tagged network resources, and none without it."
+  type        = bool
+  default     = false
+}

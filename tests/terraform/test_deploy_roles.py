@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 import pytest
 from iam_policy import ALLOW, DENY, Statement, decide, document
@@ -23,14 +22,48 @@ from tf_model import (
     evaluate,
     expression,
     load_module,
+    parse_file,
     pipeline_config,
     root,
 )
 
 BOOTSTRAP = TERRAFORM / "bootstrap"
 OWNER_REPO = "example-owner/pixel-pipe"
-PULL_REQUEST = {"token.actions.githubusercontent.com:sub": f"repo:{OWNER_REPO}:pull_request"}
-PRODUCTION = {"token.actions.githubusercontent.com:sub": f"repo:{OWNER_REPO}:environment:production"}
+SUB = "token.actions.githubusercontent.com:sub"
+DEPLOY_WORKFLOW = f"{OWNER_REPO}/.github/workflows/deploy.yml"
+
+
+def subject(context: str, workflow_ref: str) -> dict[str, str]:
+    """A GitHub OIDC `sub` under the repository's customised template (repo, context, job_workflow_ref)."""
+    return {SUB: f"repo:{OWNER_REPO}:{context}:job_workflow_ref:{workflow_ref}"}
+
+
+PULL_REQUEST = subject("pull_request", f"{DEPLOY_WORKFLOW}@refs/pull/17/merge")
+PRODUCTION = subject("environment:production", f"{DEPLOY_WORKFLOW}@refs/heads/main")
+# Tokens that must never assume the role that applies: a pull request (in any environment it names, under
+# the default or the customised template), another branch, another workflow, another repository.
+NOT_PRODUCTION_FROM_MAIN = {
+    "pull request (default subject)": {SUB: f"repo:{OWNER_REPO}:pull_request"},
+    "pull request": PULL_REQUEST,
+    "pull request naming the production environment (default subject)": {
+        SUB: f"repo:{OWNER_REPO}:environment:production"
+    },
+    "pull request naming the production environment": subject(
+        "environment:production", f"{DEPLOY_WORKFLOW}@refs/pull/17/merge"
+    ),
+    "feature branch in the production environment": subject(
+        "environment:production", f"{DEPLOY_WORKFLOW}@refs/heads/feature"
+    ),
+    "another workflow on main in the production environment": subject(
+        "environment:production", f"{OWNER_REPO}/.github/workflows/ci.yml@refs/heads/main"
+    ),
+    "main outside the environment": subject("ref:refs/heads/main", f"{DEPLOY_WORKFLOW}@refs/heads/main"),
+    "a staging environment": subject("environment:staging", f"{DEPLOY_WORKFLOW}@refs/heads/main"),
+    "a fork": {
+        SUB: "repo:someone-else/pixel-pipe:environment:production:job_workflow_ref:"
+        "someone-else/pixel-pipe/.github/workflows/deploy.yml@refs/heads/main"
+    },
+}
 AUDIENCE = {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
 # Calls that change what a role may do or who may assume it.
 ROLE_CHANGES = [
@@ -60,10 +93,9 @@ class Role:
     policy: list[Statement]
 
 
-def bootstrap_scope() -> Scope:
-    return Scope(
-        load_module(BOOTSTRAP), arguments={"github_owner": "example-owner", "github_repo": "pixel-pipe"}
-    )
+def bootstrap_scope(enable_vpc: bool = False) -> Scope:
+    arguments = {"github_owner": "example-owner", "github_repo": "pixel-pipe", "enable_vpc": enable_vpc}
+    return Scope(load_module(BOOTSTRAP), arguments=arguments)
 
 
 def _document_name(reference: str) -> str:
@@ -72,8 +104,8 @@ def _document_name(reference: str) -> str:
     return match.group(1)
 
 
-def bootstrap_roles() -> dict[str, Role]:
-    module, scope = load_module(BOOTSTRAP), bootstrap_scope()
+def bootstrap_roles(enable_vpc: bool = False) -> dict[str, Role]:
+    module, scope = load_module(BOOTSTRAP), bootstrap_scope(enable_vpc)
     roles = {}
     for key, body in module.resources_of("aws_iam_role").items():
         arn = arn_of(evaluate(f"${{aws_iam_role.{key}.arn}}", scope))
@@ -97,6 +129,17 @@ def boundary_arn() -> str:
     policies = module.resources_of("aws_iam_policy")
     assert "boundary" in policies, "the bootstrap makes no permissions boundary policy"
     return arn_of(evaluate("${aws_iam_policy.boundary.arn}", bootstrap_scope()))
+
+
+def stack_default_tags() -> dict[str, str]:
+    """The tags the main stack's provider puts on every resource it creates (terraform/versions.tf)."""
+    provider = parse_file(TERRAFORM / "versions.tf")["provider"][0]["aws"]
+    return evaluate(provider["default_tags"][0]["tags"], Scope(root()))
+
+
+def project_tag(kind: str) -> dict[str, str]:
+    """The stack's `Project` tag as `kind` (aws:RequestTag or aws:ResourceTag) in a request's context."""
+    return {f"{kind}/Project": stack_default_tags()["Project"]}
 
 
 def assumable_by(role: Role, token: dict[str, str]) -> bool:
@@ -140,13 +183,19 @@ def test_only_the_production_environment_assumes_the_role_that_applies(roles):
     assert writers, "no role can apply"
     for role in writers:
         assert assumable_by(role, PRODUCTION), role.name
-        for other in ("pull_request", "ref:refs/heads/main", "environment:staging", "ref:refs/heads/feature"):
-            token = {"token.actions.githubusercontent.com:sub": f"repo:{OWNER_REPO}:{other}"}
-            assert not assumable_by(role, token), (role.name, other)
-        forked = {
-            "token.actions.githubusercontent.com:sub": "repo:someone-else/pixel-pipe:environment:production"
-        }
-        assert not assumable_by(role, forked), role.name
+        for who, token in NOT_PRODUCTION_FROM_MAIN.items():
+            assert not assumable_by(role, token), (role.name, who)
+
+
+def test_a_pull_requests_token_assumes_no_role_but_the_read_only_one(roles):
+    """Whatever a pull request's workflow declares (the production environment included), its token's
+    subject names refs/pull/<n>/merge: only the plan role, which writes nothing, accepts it."""
+    pull_request_tokens = [t for who, t in NOT_PRODUCTION_FROM_MAIN.items() if who.startswith("pull request")]
+    for role in roles.values():
+        if any(assumable_by(role, token) for token in pull_request_tokens):
+            assert not can_write(role), role.name
+    assert assumable_by(roles["plan"], PULL_REQUEST)
+    assert not assumable_by(roles["apply"], PULL_REQUEST)
 
 
 def test_no_role_can_change_its_own_or_another_deploy_roles_policies_or_trust(roles):
@@ -166,7 +215,7 @@ def test_no_role_can_change_its_own_or_another_deploy_roles_policies_or_trust(ro
 
 
 def test_no_role_can_create_or_reshape_a_role_without_the_boundary(roles):
-    new_role = role_arn(f"{pipeline_config()['project']}-anything")
+    new_role = role_arn(f"{pipeline_config()['project']}-resize-worker")
     without = [{}, {"iam:PermissionsBoundary": role_arn("x").replace(":role/x", ":policy/another-boundary")}]
     for role in roles.values():
         for action in (
@@ -178,7 +227,7 @@ def test_no_role_can_create_or_reshape_a_role_without_the_boundary(roles):
             for context in without:
                 assert decide(role.policy, action, new_role, context) != ALLOW, (role.name, action, context)
     # The legitimate way works: the apply role creates the stack's roles with the boundary.
-    with_boundary = {"iam:PermissionsBoundary": boundary_arn()}
+    with_boundary = {"iam:PermissionsBoundary": boundary_arn(), **project_tag("aws:RequestTag")}
     assert any(decide(r.policy, "iam:CreateRole", new_role, with_boundary) == ALLOW for r in roles.values())
 
 
@@ -202,7 +251,7 @@ def test_pass_role_is_always_conditioned_on_the_receiving_service(roles):
             != ALLOW
         )
         assert decide(role.policy, "iam:PassRole", stack_role) != ALLOW
-    lambda_service = {"iam:PassedToService": "lambda.amazonaws.com"}
+    lambda_service = {"iam:PassedToService": "lambda.amazonaws.com", **project_tag("aws:ResourceTag")}
     assert any(decide(r.policy, "iam:PassRole", stack_role, lambda_service) == ALLOW for r in roles.values())
 
 
@@ -269,14 +318,212 @@ def test_every_grant_of_the_stacks_roles_fits_inside_the_boundary():
                     assert decide(boundary, action, resource) == ALLOW, (owner, action, resource)
 
 
-def test_the_trust_of_every_deploy_role_names_one_exact_subject(roles):
+def test_the_trust_of_every_deploy_role_names_one_subject_of_the_deploy_workflow(roles):
+    """The role that writes trusts one exact subject; the read-only plan role's one wildcard is the pull
+    request number in refs/pull/<n>/merge."""
     for role in roles.values():
-        subjects = [
-            c
-            for s in role.trust
-            for c in s.conditions
-            if c.variable == "token.actions.githubusercontent.com:sub"
-        ]
-        assert len(subjects) == 1 and subjects[0].test == "StringEquals", role.name
-        assert len(subjects[0].values) == 1, (role.name, subjects[0].values)
-        assert not any(fnmatchcase("*", v) or "*" in v for v in subjects[0].values), role.name
+        subjects = [c for s in role.trust for c in s.conditions if c.variable == SUB]
+        assert len(subjects) == 1 and len(subjects[0].values) == 1, role.name
+        (value,) = subjects[0].values
+        assert f":job_workflow_ref:{DEPLOY_WORKFLOW}@refs/" in value, (role.name, value)
+        if can_write(role):
+            assert subjects[0].test == "StringEquals" and "*" not in value, role.name
+        else:
+            assert subjects[0].test in ("StringEquals", "StringLike"), role.name
+            assert value.replace("@refs/pull/*/merge", "").count("*") == 0, (role.name, value)
+            assert "?" not in value, (role.name, value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 17: the apply role manages only the roles it created, writes trust only on them, and touches no
+# network but the project's. Each test below fails on the bootstrap before it (role/<project>-* without
+# conditions, EC2 writes limited only by region, a subject with no branch or workflow).
+# ---------------------------------------------------------------------------------------------------------
+# Every call that changes a role, reads nothing: policies, trust, boundary, deletion, tags, passing it.
+EVERY_ROLE_CHANGE = [
+    *ROLE_CHANGES,
+    "iam:CreateRole",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:TagRole",
+    "iam:UntagRole",
+]
+# Everything a request could carry to look legitimate: the boundary, the project tag, a pipeline service.
+EVERY_CONDITION_MET = {
+    "iam:PermissionsBoundary": "<boundary>",
+    "iam:PassedToService": "lambda.amazonaws.com",
+    "iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSLambdaENIManagementAccess",
+}
+
+
+def stack_role_names() -> list[str]:
+    """The name of every aws_iam_role the main stack creates, read from the module calls in terraform/
+    (each `*role_name` argument, per for_each key), not from the bootstrap."""
+    top = root()
+    names = []
+    for arguments in top.modules.values():
+        keys = list(evaluate(arguments["for_each"], Scope(top))) if "for_each" in arguments else [None]
+        for key in keys:
+            scope = Scope(top).with_each(arguments["for_each"], key) if key is not None else Scope(top)
+            names += [evaluate(v, scope) for k, v in arguments.items() if k.endswith("role_name")]
+    return names
+
+
+def everything_met(context_tag: str) -> dict[str, str]:
+    return {**EVERY_CONDITION_MET, "iam:PermissionsBoundary": boundary_arn(), **project_tag(context_tag)}
+
+
+def test_the_bootstrap_names_exactly_the_roles_the_stack_creates():
+    listed = evaluate("${local.stack_role_names}", bootstrap_scope())
+    assert sorted(listed) == sorted(stack_role_names())
+    assert len(listed) == len(pipeline_config()["functions"]) + len(pipeline_config()["workers"]) + 2
+
+
+def test_the_project_tag_is_the_one_the_stack_puts_on_everything():
+    scope = bootstrap_scope()
+    key, value = evaluate("${local.project_tag_key}", scope), evaluate("${local.project_tag_value}", scope)
+    assert stack_default_tags()[key] == value
+
+
+def test_no_role_can_change_a_role_the_stack_does_not_create(roles):
+    # GIVEN roles under the project's prefix that the stack does not create (someone else's, made earlier)
+    project = pipeline_config()["project"]
+    others = [
+        role_arn(f"{project}-admin"),
+        role_arn(f"{project}-ci"),
+        role_arn(f"{project}-resize-worker-old"),
+    ]
+    for role in roles.values():
+        for target in others:
+            for action in EVERY_ROLE_CHANGE:
+                # WHEN the request meets every condition a policy could ask for
+                for context in (everything_met("aws:ResourceTag"), everything_met("aws:RequestTag"), {}):
+                    # THEN it is still refused
+                    assert decide(role.policy, action, target, context) != ALLOW, (role.name, action, target)
+
+
+def test_a_stack_role_name_without_the_project_tag_cannot_be_reshaped(roles):
+    """A role someone else created under one of the stack's exact names carries neither the boundary nor
+    the tag: its trust, tags, deletion and PassRole stay out of reach; the stack's own role is managed."""
+    target = role_arn(stack_role_names()[0])
+    untagged = {**EVERY_CONDITION_MET, "iam:PermissionsBoundary": "arn:aws:iam::111122223333:policy/other"}
+    for role in roles.values():
+        for action in EVERY_ROLE_CHANGE:
+            assert decide(role.policy, action, target, untagged) != ALLOW, (role.name, action)
+    tagged = everything_met("aws:ResourceTag")
+    for action in (
+        "iam:UpdateAssumeRolePolicy",
+        "iam:DeleteRole",
+        "iam:TagRole",
+        "iam:PassRole",
+        "iam:PutRolePolicy",
+    ):
+        assert decide(roles["apply"].policy, action, target, tagged) == ALLOW, action
+
+
+def test_trust_policies_can_be_written_only_on_the_stacks_own_roles(roles):
+    """IAM has no condition key on the trust policy document CreateRole or UpdateAssumeRolePolicy writes
+    (AWS re:Post: no condition key or resource restriction supports it), so the principals a trust names
+    cannot be held to the pipeline's services by policy. What IAM can express: the calls that write a
+    trust reach only the stack's roles, by exact name, created with the boundary and the tag, so whoever
+    such a trust names gets at most the boundary — the pipeline's data-plane calls."""
+    stack_arns = {role_arn(name) for name in stack_role_names()}
+    for role in roles.values():
+        for statement in role.policy:
+            if statement.effect != ALLOW:
+                continue
+            for action in ("iam:CreateRole", "iam:UpdateAssumeRolePolicy"):
+                if not statement.covers_action(action):
+                    continue
+                assert set(statement.resources) <= stack_arns, (role.name, statement.sid, statement.resources)
+                variables = {c.variable for c in statement.conditions}
+                required = (
+                    "iam:PermissionsBoundary" if action == "iam:CreateRole" else "aws:ResourceTag/Project"
+                )
+                assert required in variables, (role.name, statement.sid, action)
+
+
+# EC2 calls that change a network: what the optional VPC uses, and what another workload's VPC would suffer.
+EC2_WRITES = [
+    "ec2:CreateVpc",
+    "ec2:DeleteVpc",
+    "ec2:ModifyVpcAttribute",
+    "ec2:CreateSubnet",
+    "ec2:DeleteSubnet",
+    "ec2:CreateRouteTable",
+    "ec2:DeleteRouteTable",
+    "ec2:AssociateRouteTable",
+    "ec2:DisassociateRouteTable",
+    "ec2:CreateVpcEndpoint",
+    "ec2:DeleteVpcEndpoints",
+    "ec2:ModifyVpcEndpoint",
+    "ec2:CreateSecurityGroup",
+    "ec2:DeleteSecurityGroup",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "ec2:AttachInternetGateway",
+    "ec2:CreateVpcPeeringConnection",
+]
+ANOTHER_WORKLOADS_SG = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0"
+
+
+@pytest.mark.parametrize("enable_vpc", [False, True], ids=["without-vpc", "with-vpc"])
+def test_no_ec2_write_reaches_a_resource_without_the_project_tag(enable_vpc):
+    region = {"aws:RequestedRegion": evaluate("${local.region}", bootstrap_scope())}
+    for role in bootstrap_roles(enable_vpc).values():
+        for action in EC2_WRITES:
+            for context in (region, {**region, "aws:ResourceTag/Project": "another-workload"}):
+                assert decide(role.policy, action, ANOTHER_WORKLOADS_SG, context) != ALLOW, (
+                    role.name,
+                    action,
+                )
+            if not enable_vpc:
+                # Without the VPC, no EC2 write at all, the project's tag or not.
+                for tag in ("aws:ResourceTag", "aws:RequestTag"):
+                    context = {**region, **project_tag(tag)}
+                    assert decide(role.policy, action, ANOTHER_WORKLOADS_SG, context) != ALLOW, (
+                        role.name,
+                        action,
+                    )
+
+
+def test_with_the_vpc_the_apply_role_manages_the_projects_tagged_network():
+    apply = bootstrap_roles(enable_vpc=True)["apply"]
+    region = {"aws:RequestedRegion": evaluate("${local.region}", bootstrap_scope())}
+    assert decide(apply.policy, "ec2:CreateVpc", "*", {**region, **project_tag("aws:RequestTag")}) == ALLOW
+    assert decide(apply.policy, "ec2:CreateVpc", "*", region) != ALLOW
+    ours = {**region, **project_tag("aws:ResourceTag")}
+    for action in ("ec2:AuthorizeSecurityGroupIngress", "ec2:DeleteVpc", "ec2:ModifyVpcEndpoint"):
+        assert decide(apply.policy, action, ANOTHER_WORKLOADS_SG, ours) == ALLOW, action
+    for action in ("ec2:CreateRoute", "ec2:AttachInternetGateway", "ec2:CreateVpcPeeringConnection"):
+        assert decide(apply.policy, action, ANOTHER_WORKLOADS_SG, ours) != ALLOW, action
+    # Tags only at creation, or on what is already the project's.
+    assert decide(apply.policy, "ec2:CreateTags", "*", {"ec2:CreateAction": "CreateSecurityGroup"}) == ALLOW
+    assert (
+        decide(
+            apply.policy, "ec2:CreateTags", ANOTHER_WORKLOADS_SG, {**region, **project_tag("aws:RequestTag")}
+        )
+        != ALLOW
+    )
+
+
+def test_the_plan_role_reads_the_state_and_nothing_of_the_stack(roles):
+    """Pull requests plan with -refresh=false -lock=false: no listing of the upload bucket (its keys are
+    uploaders' file names), no state lock to hold, no describe calls."""
+    plan = roles["plan"]
+    scope = bootstrap_scope()
+    for bucket in evaluate("${local.bucket_arns}", scope):
+        assert decide(plan.policy, "s3:ListBucket", bucket) != ALLOW, bucket
+        assert decide(plan.policy, "s3:GetObject", f"{bucket}/uploads/holiday.jpg") != ALLOW, bucket
+    state = arn_of(evaluate("${aws_s3_bucket.state.arn}", scope))
+    key = evaluate("${local.state_key}", scope)
+    assert decide(plan.policy, "s3:GetObject", f"{state}/{key}") == ALLOW
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert decide(plan.policy, action, f"{state}/{key}.tflock") != ALLOW, action
+    assert decide(plan.policy, "lambda:GetFunction", "*") != ALLOW
