@@ -92,17 +92,20 @@ class JobMeasure:
         self.states: Counter[str] = Counter()
         self.queue_deliveries = 0
         self.steps: list[str] = job.get("expectedSteps", [])
-        hop, hop_kind = "", ""
+        hop, hop_kind, hop_shared = "", "", False
         for span in spans:
             if span["depth"] == 0:
-                hop, hop_kind = span["name"], span["kind"]
+                hop, hop_kind, hop_shared = span["name"], span["kind"], span.get("shared", False)
                 if hop_kind == "function":
-                    self.function_ms[hop] += span["durationMs"]
+                    # A batched invocation the job shared: the job's time is its own subsegment, below.
+                    self.function_ms[hop] += 0 if hop_shared else span["durationMs"]
                     self.invocations[hop] += 1
                 elif hop_kind == "state machine":
                     self.express_ms.append(span["durationMs"])
                 elif hop_kind == "queue wait":
                     self.queue_deliveries += 1
+            elif hop_shared and span["depth"] == 1 and hop_kind == "function":
+                self.function_ms[hop] += span["durationMs"]  # this job's share of the shared invocation
             elif span["kind"] == "aws" and hop_kind == "function":
                 self.calls[span["name"].lower()] += 1
                 self.waiting_ms[hop] += span["durationMs"]

@@ -17,6 +17,7 @@ _BAR_WIDTH = 40
 
 
 def waterfall(trace: dict[str, Any]) -> Table:
+    """One row per span; a batched invocation's segment is dimmed and says how many jobs shared it."""
     table = Table(
         title=render.literal(f"Trace of job {trace['jobId']} — {trace['totalMs']:.0f} ms end to end")
     )
@@ -27,19 +28,22 @@ def waterfall(trace: dict[str, Any]) -> Table:
     for span in trace["spans"]:
         left = int(span["offsetMs"] / total * _BAR_WIDTH)
         width = max(1, int(span["durationMs"] / total * _BAR_WIDTH))
-        colour = "cyan" if span["depth"] == 0 else "magenta"
+        shared = span.get("shared", False)
+        colour = "grey50" if shared else "cyan" if span["depth"] == 0 else "magenta"
+        kind = f"{span['kind']}, shared by {span.get('sharedBy', '?')} jobs" if shared else span["kind"]
         table.add_row(
-            render.literal("  " * span["depth"] + span["name"]),
-            render.literal(span["kind"]),
+            render.literal("  " * span["depth"] + span["name"], style="dim" if shared else ""),
+            render.literal(kind),
             f"{span['offsetMs']:.1f}",
             f"{span['durationMs']:.1f}",
-            Text.assemble(" " * left, ("█" * width, colour)),
+            Text.assemble(" " * left, ("░" if shared else "█") * width, style=colour),
         )
     return table
 
 
 def trace(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show a job's hops as a waterfall: dispatch, queues, workers, model calls, reconcile runs."""
+    """Show a job's own hops as a waterfall: dispatch, queue waits, its share of each batched worker
+    invocation, model calls, reconcile runs — or say plainly that X-Ray did not sample it."""
     client = JobsClient(current_target())
     job = client.get(job_id)
     if job is None:
@@ -48,12 +52,17 @@ def trace(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False)
     if as_json:
         render.print_json(result)
         return
-    if not result["spans"]:
-        render.console.print(
-            render.message(f"no trace recorded for job {job_id} (traceId: {job.get('traceId')})")
-        )
-        raise typer.Exit(1)
+    for problem in result["problems"]:
+        render.error_console.print(render.message(problem))
+    if result["notSampled"]:
+        render.console.print(render.message(result["notSampled"]))
+        return
     render.console.print(waterfall(result))
+    if any(span.get("shared") for span in result["spans"]):
+        render.console.print(
+            "Dimmed rows are batched worker invocations shared with other jobs: their time is the whole "
+            "batch's, not this job's (its own share is the job subsegment under each)."
+        )
     for url in result["consoleUrls"]:
         render.console.print(render.message(f"X-Ray console: {url}"))
 
@@ -72,7 +81,7 @@ def slow(
     for column in ("job", "file", "status", "total ms", "slowest hop", "hop ms"):
         table.add_column(column)
     for row in rows:
-        hop = row["slowestHop"] or {"name": "—", "durationMs": 0}
+        hop = row["slowestHop"] or {"name": "not sampled" if row.get("notSampled") else "—", "durationMs": 0}
         table.add_row(
             render.literal(row["jobId"][:8]),
             render.literal(row["key"].split("/", 1)[-1]),

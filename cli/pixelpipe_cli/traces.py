@@ -1,146 +1,124 @@
-"""Reading a job's X-Ray trace back as a waterfall of hops, and finding the slowest jobs."""
+"""Reading a job's X-Ray traces back as a waterfall of its own hops, and finding the slowest jobs.
+
+The one reader behind `pixelpipe trace`, `pixelpipe slow`, `pixelpipe cost` and the console's trace view,
+the same on AWS and on the local stack: trace_search finds and reads the traces, trace_tree keeps the
+job's own work (a batched invocation's segment shown as shared, not as the job's).
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pixelpipe.logic.clock import parse_iso
+from pixelpipe.config import pipeline_config, workers
+from pixelpipe.logic.clock import format_iso, parse_iso
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
+from pixelpipe_cli.trace_search import annotated_trace_ids, fetch_traces, search_windows
+from pixelpipe_cli.trace_tree import Span, job_spans
 
-# Top-level segments by origin: what kind of hop each one is.
-_HOP_KINDS = {
-    "AWS::Lambda::Function": "function",
-    "AWS::SQS::Queue": "queue wait",
-    "AWS::StepFunctions::StateMachine": "state machine",
-}
+__all__ = ["JobTrace", "Span", "console_url", "job_trace", "read_job_trace", "slow_jobs", "slowest_hop"]
 
-
-@dataclass(frozen=True)
-class Span:
-    name: str
-    kind: str
-    depth: int
-    start: float
-    end: float
-    segment_id: str
-
-    @property
-    def duration_ms(self) -> float:
-        return (self.end - self.start) * 1000
+# X-Ray keeps a trace this long (X-Ray quotas); an older job's traces are gone.
+TRACE_RETENTION_DAYS = 30
 
 
 def console_url(target: Target, trace_id: str) -> str:
     return f"https://{target.region}.console.aws.amazon.com/cloudwatch/home?region={target.region}#xray:traces/{trace_id}"
 
 
-# BatchGetTraces takes at most this many trace ids per call (X-Ray API reference).
-BATCH_GET_TRACES_MAX_IDS = 5
-# Around the job's record times: the hops' traces start a little before the record changes they make.
-_WINDOW_MARGIN = timedelta(minutes=1)
+def sampling_note() -> str:
+    """Why a job can have no trace: which sampling rule applies (pipeline.json's `xray_sampling`, when
+    there is one, else X-Ray's default) and how long X-Ray keeps traces."""
+    rule = pipeline_config().get("xray_sampling")
+    if isinstance(rule, dict) and rule:
+        which = "the pipeline's sampling rule (xray_sampling in pipeline.json) traces only some uploads"
+    else:
+        which = "X-Ray's default sampling rule traces the first request each second and 5% of the rest"
+    return f"{which}, and X-Ray keeps a trace for {TRACE_RETENTION_DAYS} days"
 
 
-def trace_ids_for(target: Target, job: dict[str, Any]) -> list[str]:
-    """The job's own trace; on AWS also every trace annotated with its job id.
+@dataclass
+class JobTrace:
+    """Everything the reader found for one job."""
 
-    SQS → Lambda starts a NEW trace on AWS, only linked to the producer's, so a worker's hop is not in
-    the dispatch trace the record keeps: GetTraceSummaries with `annotation.jobId` over the job's time
-    window finds them (every function annotates its segment with the job id, pixelpipe.tracing). The
-    local stack keeps every hop in the job's trace, and moto answers a FilterExpression with a 500.
-    """
-    ids = [job["traceId"]] if job.get("traceId") else []
-    if target.is_local:
-        return ids
-    start, end = _window(job)
-    pages = (
-        target.client("xray")
-        .get_paginator("get_trace_summaries")
-        .paginate(StartTime=start, EndTime=end, FilterExpression=f'annotation.jobId = "{job["jobId"]}"')
-    )
-    found = [summary["Id"] for page in pages for summary in page.get("TraceSummaries", [])]
-    return list(dict.fromkeys(ids + found))
+    job_id: str
+    trace_ids: list[str]
+    spans: list[Span]
+    windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    unprocessed: list[str] = field(default_factory=list)  # X-Ray did not return these, even when asked again
+    limit_exceeded: list[str] = field(default_factory=list)  # over X-Ray's trace size: some documents missing
+
+    @property
+    def sampled(self) -> bool:
+        return bool(self.spans) or bool(self.unprocessed)
+
+    @property
+    def not_sampled(self) -> str | None:
+        """The sentence to show instead of an empty waterfall."""
+        if self.sampled:
+            return None
+        return f"This job was not sampled: X-Ray holds no trace of it ({sampling_note()})."
+
+    @property
+    def problems(self) -> list[str]:
+        notes = []
+        if self.unprocessed:
+            notes.append(
+                f"X-Ray did not return these traces, even when asked again: {', '.join(self.unprocessed)}"
+            )
+        if self.limit_exceeded:
+            notes.append(
+                "These traces are over X-Ray's size limit and miss some segments: "
+                + ", ".join(self.limit_exceeded)
+            )
+        return notes
 
 
-def _window(job: dict[str, Any]) -> tuple[datetime, datetime]:
-    """From just before the job was created to just after its last change (now, at the latest)."""
-    last = max(job.get(key) or job["createdAt"] for key in ("updatedAt", "completedAt"))
-    end = min(parse_iso(last) + _WINDOW_MARGIN, datetime.now(UTC))
-    return parse_iso(job["createdAt"]) - _WINDOW_MARGIN, end
-
-
-def segment_documents(target: Target, trace_ids: list[str]) -> list[dict[str, Any]]:
-    """Every segment document of the traces: BatchGetTraces in groups of 5, each followed to its last page."""
-    if not trace_ids:
-        return []
+def read_job_trace(target: Target, job: dict[str, Any]) -> JobTrace:
+    """The job's own trace plus every trace annotated with its id, searched over short windows around its
+    history, read five ids a call, reduced to the job's own work."""
     xray = target.client("xray")
-    documents = []
-    for start in range(0, len(trace_ids), BATCH_GET_TRACES_MAX_IDS):
-        request: dict[str, Any] = {"TraceIds": trace_ids[start : start + BATCH_GET_TRACES_MAX_IDS]}
-        while True:
-            response = xray.batch_get_traces(**request)
-            documents += [
-                json.loads(segment["Document"])
-                for trace in response["Traces"]
-                for segment in trace["Segments"]
-            ]
-            if not response.get("NextToken"):
-                break
-            request["NextToken"] = response["NextToken"]
-    return documents
-
-
-def spans_of(documents: list[dict[str, Any]]) -> list[Span]:
-    """Flatten segments, streamed subsegments and nested subsegments into one tree, in time order."""
-    nodes: dict[str, dict[str, Any]] = {}
-    children: dict[str | None, list[str]] = {}
-
-    def add(doc: dict[str, Any], parent: str | None) -> None:
-        nodes[doc["id"]] = doc
-        children.setdefault(parent, []).append(doc["id"])
-        for sub in doc.get("subsegments", []):
-            add(sub, doc["id"])
-
-    for doc in documents:
-        add(doc, doc.get("parent_id") if doc.get("type") == "subsegment" else None)
-    orphans = [node for node in children if node is not None and node not in nodes]
-    spans: list[Span] = []
-
-    def walk(node_id: str, depth: int, parent_kind: str = "") -> None:
-        doc = nodes[node_id]
-        kind = _HOP_KINDS.get(doc.get("origin", ""), doc.get("namespace", "") or "code")
-        if parent_kind == "state machine":
-            kind = "state"
-        operation = (doc.get("aws") or {}).get("operation")  # AWS calls: "s3 GetObject", not just "s3"
-        name = f"{doc['name']} {operation}" if operation and kind == "aws" else doc["name"]
-        end = doc.get("end_time", doc["start_time"])
-        spans.append(Span(name, kind, depth, doc["start_time"], end, node_id))
-        for child in sorted(children.get(node_id, []), key=lambda c: nodes[c]["start_time"]):
-            walk(child, depth + 1, kind)
-
-    roots = children.get(None, []) + [c for orphan in orphans for c in children[orphan]]
-    for root in sorted(roots, key=lambda r: nodes[r]["start_time"]):
-        walk(root, 0)
-    return spans
+    windows = search_windows(job)
+    own = job.get("traceId")
+    ids = list(dict.fromkeys(([own] if own else []) + annotated_trace_ids(xray, job["jobId"], windows)))
+    fetched = fetch_traces(xray, ids)
+    queues = {step: worker.queue for step, worker in workers().items()}
+    spans = job_spans(job["jobId"], own, fetched.documents, queues)
+    found = [i for i in ids if fetched.documents.get(i)]
+    return JobTrace(job["jobId"], found, spans, windows, fetched.unprocessed, fetched.limit_exceeded)
 
 
 def job_trace(target: Target, job: dict[str, Any]) -> dict[str, Any]:
-    """The waterfall of a job: every span with its offset from the first one and its duration."""
-    ids = trace_ids_for(target, job)
-    spans = spans_of(segment_documents(target, ids))
+    """The waterfall of a job as data (`pixelpipe trace --json`): every span with its offset from the first
+    one and its duration; a shared span says how many jobs it served and is not the job's own time."""
+    found = read_job_trace(target, job)
+    spans = found.spans
     origin = min((s.start for s in spans), default=0.0)
     return {
         "jobId": job["jobId"],
-        "traceIds": ids,
-        "consoleUrls": [] if target.is_local else [console_url(target, i) for i in ids],
+        "traceIds": found.trace_ids,
+        "consoleUrls": [] if target.is_local else [console_url(target, i) for i in found.trace_ids],
+        "sampled": found.sampled,
+        "notSampled": found.not_sampled,
+        "unprocessedTraceIds": found.unprocessed,
+        "limitExceededTraceIds": found.limit_exceeded,
+        "problems": found.problems,
+        "searchWindows": [[format_iso(start), format_iso(end)] for start, end in found.windows],
         "totalMs": round((max((s.end for s in spans), default=origin) - origin) * 1000, 1),
         "spans": [
             {
-                **{k: v for k, v in asdict(span).items() if k not in ("start", "end")},
+                "name": span.name,
+                "kind": span.kind,
+                "depth": span.depth,
+                "segmentId": span.segment_id,
+                "traceId": span.trace_id,
                 "offsetMs": round((span.start - origin) * 1000, 1),
                 "durationMs": round(span.duration_ms, 1),
+                "hop": span.hop,
+                "shared": span.shared,
+                **({"sharedBy": span.shared_by} if span.shared else {}),
             }
             for span in spans
         ],
@@ -148,7 +126,8 @@ def job_trace(target: Target, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def slowest_hop(trace: dict[str, Any]) -> dict[str, Any] | None:
-    hops = [s for s in trace["spans"] if s["depth"] == 0]
+    """The job's own slowest hop: never a shared invocation, whose time is the whole batch's."""
+    hops = [s for s in trace["spans"] if s.get("hop") and not s.get("shared")]
     return max(hops, key=lambda s: s["durationMs"], default=None)
 
 
@@ -174,6 +153,7 @@ def slow_jobs(client: JobsClient, top: int, since: str | None) -> list[dict[str,
                 "status": job["status"],
                 "durationMs": round(duration_ms(job), 1),
                 "slowestHop": slowest_hop(trace),
+                "notSampled": trace["notSampled"],
                 "consoleUrls": trace["consoleUrls"],
             }
         )

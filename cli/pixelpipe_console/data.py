@@ -231,6 +231,8 @@ class WaterfallSpan:
     width_pct: float
     error: bool
     slowest: bool
+    shared: bool  # a batched invocation's segment: the batch's time, not this job's
+    shared_by: int  # how many jobs that invocation served
     details: str  # annotations, metadata, error causes, AWS/HTTP fields as pretty JSON
 
 
@@ -240,6 +242,8 @@ class Waterfall:
     total_ms: float
     spans: list[WaterfallSpan]
     console_urls: list[str]
+    not_sampled: str | None = None  # the sentence shown instead of an empty waterfall
+    problems: list[str] = field(default_factory=list)  # traces X-Ray did not (fully) return
 
 
 def _details(doc: dict[str, Any]) -> tuple[str, bool]:
@@ -250,32 +254,18 @@ def _details(doc: dict[str, Any]) -> tuple[str, bool]:
     return (json.dumps(shown, indent=2, sort_keys=True, default=str) if shown else ""), bool(flags)
 
 
-def _documents_by_id(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-
-    def add(doc: dict[str, Any]) -> None:
-        found[doc["id"]] = doc
-        for sub in doc.get("subsegments", []):
-            add(sub)
-
-    for doc in documents:
-        add(doc)
-    return found
-
-
 def job_waterfall(target: Target, job: dict[str, Any]) -> Waterfall:
-    """Every span of the job's trace(s), as traces.spans_of orders them, with bars scaled to the total."""
-    ids = traces.trace_ids_for(target, job)
-    documents = traces.segment_documents(target, ids)  # the same read as job_trace
-    spans = traces.spans_of(documents)
-    by_id = _documents_by_id(documents)
+    """The job's own spans, as traces.read_job_trace finds them (the reader `pixelpipe trace` uses), with
+    bars scaled to the total; the slowest hop is the job's own, never a shared invocation."""
+    found = traces.read_job_trace(target, job)
+    spans = found.spans
     origin = min((s.start for s in spans), default=0.0)
     total = max((s.end for s in spans), default=origin) - origin
-    hops = [s for s in spans if s.depth == 0]
-    slowest = max(hops, key=lambda s: s.duration_ms).segment_id if hops else None
+    hops = [s for s in spans if s.hop and not s.shared]
+    slowest = max(hops, key=lambda s: s.duration_ms) if hops else None
     rows = []
     for span in spans:
-        details, failed = _details(by_id.get(span.segment_id, {}))
+        details, failed = _details(span.document)
         offset = (span.start - origin) * 1000
         rows.append(
             WaterfallSpan(
@@ -288,12 +278,14 @@ def job_waterfall(target: Target, job: dict[str, Any]) -> Waterfall:
                 left_pct=round(100 * offset / (total * 1000), 3) if total else 0.0,
                 width_pct=max(0.2, round(100 * span.duration_ms / (total * 1000), 3)) if total else 100.0,
                 error=failed,
-                slowest=span.segment_id == slowest,
+                slowest=span is slowest,
+                shared=span.shared,
+                shared_by=span.shared_by,
                 details=details,
             )
         )
-    urls = [] if target.is_local else [traces.console_url(target, i) for i in ids]
-    return Waterfall(ids, round(total * 1000, 1), rows, urls)
+    urls = [] if target.is_local else [traces.console_url(target, i) for i in found.trace_ids]
+    return Waterfall(found.trace_ids, round(total * 1000, 1), rows, urls, found.not_sampled, found.problems)
 
 
 def aws_links(target: Target, job: dict[str, Any]) -> list[tuple[str, str]]:
