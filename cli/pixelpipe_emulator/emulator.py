@@ -37,6 +37,9 @@ Like AWS:
   error, and the execution failed with `States.Runtime`, past every `Retry`. The error is described with
   an empty request id instead, so it surfaces as the service's error, which the ASL's `Retry` handles.
 
+Like AWS, X-Ray compiles traces, infers the segments of AWS calls and answers annotation filter
+expressions, and SNS carries a Publish's trace header to SQS (`xray_service`).
+
 Like AWS, SQS's ApproximateAgeOfOldestMessage is published to CloudWatch every minute
 (`sqs_metrics`; `PIXELPIPE_EMULATOR_SQS_METRICS_SECONDS` changes the period).
 
@@ -84,7 +87,7 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from pixelpipe_emulator import dynamodb_speed, emulator_s3_events, faults, sqs_metrics
+from pixelpipe_emulator import dynamodb_speed, emulator_s3_events, faults, sqs_metrics, xray_service
 from pixelpipe_emulator.boto_session import default_session
 from pixelpipe_emulator.keepalive_http import KeepAliveRequestHandler
 
@@ -363,6 +366,7 @@ def main() -> None:
     metrics_period = sqs_metrics.period_seconds()
     emulator_s3_events.install()
     faults.install_in_emulator()
+    xray_service.install()  # X-Ray's compiled traces, inferred segments, filter expressions
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
     EvalComponent.heap_key = property(_component_heap_key)
     modules = tuple(backends.list_of_moto_modules())
