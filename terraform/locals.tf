@@ -9,6 +9,10 @@ locals {
 
   # Role, log group and alarm names are not in pipeline.json; they carry the project name.
   resource_prefix = "${var.name_prefix}${local.config.project}"
+  # Custom metrics carry no stack name (no dimension says which stack counted a job): two stacks in one
+  # account keep them apart by namespace, e.g. "dev-PixelPipe". Used by the functions (Powertools), the
+  # state machine's PutMetricData, its IAM condition and the dashboard.
+  metrics_namespace = "${var.name_prefix}${local.config.metrics.namespace}"
   # Every role the stack creates carries this boundary, made by terraform/bootstrap (boundary.tf) under the
   # same name; the apply role may create no role without it.
   permissions_boundary_arn = "arn:${local.partition}:iam::${local.account_id}:policy/${local.resource_prefix}-permissions-boundary"
@@ -27,7 +31,7 @@ locals {
     RECONCILE_STATE_MACHINE_ARN  = module.reconciler.state_machine_arn
     UPLOAD_BUCKET                = module.storage.upload_bucket_name
     THUMBNAIL_BUCKET             = module.storage.thumbnail_bucket_name
-    POWERTOOLS_METRICS_NAMESPACE = local.config.metrics.namespace
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     PYDANTIC_DISABLE_PLUGINS     = "__all__" # no plugins deployed: skips a metadata scan at cold start
   }
 

@@ -52,7 +52,7 @@ module "reconciler" {
   definition_file          = "${path.root}/../${local.config.state_machine.definition}"
   jobs_table_name          = module.jobs_table.table_name
   jobs_table_arn           = module.jobs_table.table_arn
-  metrics_namespace        = local.config.metrics.namespace
+  metrics_namespace        = local.metrics_namespace
   log_retention_days       = var.log_retention_days
 }
 
@@ -210,7 +210,7 @@ module "observability" {
   )
   dispatch_failures_queue = aws_sqs_queue.dispatch_failures.name
   state_machine_arn       = module.reconciler.state_machine_arn
-  metrics_namespace       = local.config.metrics.namespace
+  metrics_namespace       = local.metrics_namespace
   queue_age_alarm_seconds = var.queue_age_alarm_seconds
   # From pipeline.json: the age at which a dead letter needs a human, well before it expires.
   dead_letter_age_alarm_seconds = local.config.alarms.dead_letter_age_seconds

@@ -76,10 +76,24 @@ def worker_steps(target: Target, queue: str | None = None) -> list[str]:
     if queue is None:
         return steps
     for step in steps:
-        if queue in (step, workers()[step].queue, workers()[step].dlq):
+        # pipeline.json's names, and the deployed ones (name_prefix included) from the Target's ARNs
+        deployed = (target.queues[step].get("arn", ""), target.queues[step].get("dlq_arn", ""))
+        names = {
+            step,
+            workers()[step].queue,
+            workers()[step].dlq,
+            *(a.rsplit(":", 1)[-1] for a in deployed if a),
+        }
+        if queue in names:
             return [step]
     choices = [*steps, *([DISPATCH] if DISPATCH_FAILURES_QUEUE in target.queues else [])]
     raise OperationError(f"no worker queue {queue!r}; choose one of: {', '.join(choices)}")
+
+
+def _dlq_name(target: Target, step: str) -> str:
+    """The DLQ's deployed name (name_prefix included), as SQS and CloudWatch know it."""
+    arn = target.queues[step].get("dlq_arn")
+    return arn.rsplit(":", 1)[-1] if arn else workers()[step].dlq
 
 
 def _failures_queue_name(target: Target) -> str:
@@ -192,7 +206,7 @@ def dlq_list(target: Target, queue: str | None = None, sample: int = 10) -> list
     sqs = target.client("sqs")
     steps, dispatch = _chosen(target, queue)
     summaries = [
-        _summary(sqs, target.queues[step]["dlq_url"], step, workers()[step].dlq, sample, _dead_letter)
+        _summary(sqs, target.queues[step]["dlq_url"], step, _dlq_name(target, step), sample, _dead_letter)
         for step in steps
     ]
     if dispatch:

@@ -36,7 +36,21 @@ def _queue_counts(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
-def _oldest_age_s(target: Target, queue_name: str, messages: int) -> int | None:
+# SQS pushes its metrics at one-minute intervals, but a datapoint can reach CloudWatch several minutes
+# after the minute it describes (up to about 15 minutes is commonly reported); a short look-back shows
+# "no datapoint yet" for a queue that has been backed up for minutes. The newest datapoint within it wins.
+AGE_LOOK_BACK = timedelta(minutes=15)
+
+
+def queue_name(target: Target, step: str, dlq: bool = False) -> str:
+    """The deployed name (name_prefix included) of a step's queue or DLQ, from its ARN in the Target:
+    what SQS publishes as the `QueueName` dimension. pipeline.json's name lacks the prefix."""
+    arn = target.queues[step].get("dlq_arn" if dlq else "arn")
+    worker = workers()[step]
+    return arn.rsplit(":", 1)[-1] if arn else (worker.dlq if dlq else worker.queue)
+
+
+def _oldest_age_s(target: Target, name: str, messages: int) -> int | None:
     """SQS keeps a queue's oldest message age only as a CloudWatch metric (a peek at a live worker queue
     would count as a receive); the local emulator publishes it as SQS does. An empty queue is 0: SQS
     stops publishing then, and the last datapoint would show an age that is gone."""
@@ -46,8 +60,8 @@ def _oldest_age_s(target: Target, queue_name: str, messages: int) -> int | None:
     answer = target.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/SQS",
         MetricName="ApproximateAgeOfOldestMessage",
-        Dimensions=[{"Name": "QueueName", "Value": queue_name}],
-        StartTime=now - timedelta(minutes=3),
+        Dimensions=[{"Name": "QueueName", "Value": name}],
+        StartTime=now - AGE_LOOK_BACK,
         EndTime=now + timedelta(minutes=1),  # the current minute's datapoint included
         Period=60,
         Statistics=["Maximum"],
@@ -59,18 +73,19 @@ def _oldest_age_s(target: Target, queue_name: str, messages: int) -> int | None:
 def worker_queues(target: Target) -> list[QueueRow]:
     sqs = target.client("sqs")
     rows = []
-    for step, worker in workers().items():
+    for step in workers():
         if step not in target.queues:
             continue
         visible, in_flight = _queue_counts(sqs, target.queues[step]["url"])
+        name = queue_name(target, step)
         rows.append(
             QueueRow(
                 step,
-                worker.queue,
+                name,
                 target.queues[step]["url"],
                 visible,
                 in_flight,
-                _oldest_age_s(target, worker.queue, visible + in_flight),
+                _oldest_age_s(target, name, visible + in_flight),
             )
         )
     return rows

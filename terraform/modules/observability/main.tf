@@ -119,7 +119,24 @@ locals {
   queue_names = concat(flatten([for q in values(var.queues) : [q.name, q.dlq_name]]), [var.dispatch_failures_queue])
 
   # Every widget is a 12 x 6 time series of one-minute points: only the title, statistic and lines differ.
-  custom_counts = ["JobsCompleted", "JobsFailed", "JobsRejected", "JobsTimedOut", "StepRetried"]
+  # The custom metrics, each with the dimension names it is published with. A SEARCH schema
+  # {Namespace,Dim1,...} matches only metrics carrying exactly those dimension names (CloudWatch's
+  # search expression syntax), so each search names them: the state machine's PutMetricData sends
+  # JobsCompleted/JobsFailed with none and StepSucceeded/StepFailed/StepDuration with `step`
+  # (statemachine/reconcile.asl.json); Powertools adds `service` (POWERTOOLS_SERVICE_NAME) to every
+  # metric a function emits (lambdas/pixelpipe/metrics.py).
+  custom_counts = {
+    JobsCompleted = []
+    JobsFailed    = []
+    JobsRejected  = ["service"]
+    JobsTimedOut  = ["service"]
+    StepRetried   = ["service"]
+    StepFailed    = ["step"]
+  }
+  custom_durations = { StepDuration = ["step"] }
+  custom_searches = { for metric, dimensions in merge(local.custom_counts, local.custom_durations) :
+    metric => "{${join(",", concat([var.metrics_namespace], dimensions))}} MetricName=\"${metric}\""
+  }
   widget_specs = [
     {
       title   = "Queue depth (visible messages)"
@@ -149,19 +166,18 @@ locals {
       ]
     },
     {
-      # Custom metrics (the state machine's counts and the functions' EMF): SEARCH finds them whatever
-      # their dimensions.
+      # Custom metrics (the state machine's counts and the functions' EMF), one line per dimension value.
       title = "Jobs and retries (${var.metrics_namespace})"
       stat  = "Sum"
-      metrics = [for metric in local.custom_counts :
-        [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"${metric}\"', 'Sum', 60)", id = lower(metric), label = metric }]
+      metrics = [for metric in keys(local.custom_counts) :
+        [{ expression = "SEARCH('${local.custom_searches[metric]}', 'Sum', 60)", id = lower(metric), label = metric }]
       ]
     },
     {
       title = "Step duration p90 (${var.metrics_namespace} StepDuration)"
       stat  = "p90"
       metrics = [
-        [{ expression = "SEARCH('{${var.metrics_namespace}} MetricName=\"StepDuration\"', 'p90', 60)", id = "stepduration", label = "StepDuration" }]
+        [{ expression = "SEARCH('${local.custom_searches["StepDuration"]}', 'p90', 60)", id = "stepduration", label = "StepDuration" }]
       ]
     },
   ]
