@@ -22,8 +22,10 @@ from pixelpipe.logic.clock import parse_iso
 
 # BatchGetTraces takes at most this many trace ids per call (X-Ray API reference).
 BATCH_GET_TRACES_MAX_IDS = 5
-# The widest StartTime → EndTime one GetTraceSummaries call is given. X-Ray bounds a call's time range (the
-# console queries at most 6 hours at once); windows here are minutes, so a wider one is only ever split.
+# The widest StartTime → EndTime one GetTraceSummaries call is given. X-Ray bounds a call's time range; the
+# API reference gives no figure, the developer guide's console time ranges "can be up to 6 hours long"
+# (xray-console-deeplinks.html), so 6 h is within any bound it enforces (the local stack refuses > 24 h).
+# Windows here are minutes; only a job changing for hours on end merges into one that is split.
 MAX_SEARCH_WINDOW = timedelta(hours=6)
 # After a record change: clocks of different hosts disagree by a little.
 _AFTER = timedelta(minutes=1)
