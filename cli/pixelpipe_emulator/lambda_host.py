@@ -12,8 +12,10 @@ does, an invocation that runs past the function's timeout ends its execution env
 process exits, the stack starts a new one, and the batch returns after its visibility timeout. With
 a fault plan (pixelpipe_emulator.faults) the host injects AWS errors into the handler's calls. Like the
 Lambda service it also writes each invocation's function segment to X-Ray (the handler's own
-subsegments come from the X-Ray SDK via the local daemon), carries each SQS message's trace
-(AWSTraceHeader) into the invocation, and writes the queue-wait segment SQS writes on AWS.
+subsegments come from the X-Ray SDK via the local daemon). As Lambda does for an SQS event source, a
+batch is one invocation under a trace of its own, its function segment linked to the trace of each
+message (the message's AWSTraceHeader); nothing writes a queue segment (SQS writes none on AWS: the
+worker records each message's SentTimestamp on its job subsegment).
 
     python -m pixelpipe_emulator.lambda_host --function resize-worker
 """
@@ -38,7 +40,13 @@ from aws_xray_sdk import global_sdk_config
 from pixelpipe.config import lambda_environment, pipeline_config, workers
 from pixelpipe_emulator import call_recorder, faults
 from pixelpipe_emulator.target import LOCAL_CREDENTIALS, S3_EVENTS_QUEUE, Target, target_file
-from pixelpipe_emulator.xray_local import daemon_address, new_segment_id, new_trace_id, send_segment
+from pixelpipe_emulator.xray_local import (
+    MAX_LINKS_PER_SEGMENT,
+    daemon_address,
+    new_segment_id,
+    new_trace_id,
+    send_segment,
+)
 
 LABEL_BACKEND_LOCAL = "onnx"
 # Between tries of a failed dispatch-tasks invocation, times the tries so far (Lambda: ~1 min, then ~2).
@@ -120,13 +128,14 @@ class FunctionHost:
     def stop(self) -> None:
         self._running = False
 
-    def invoke(self, event: dict[str, Any], trace_id: str | None = None) -> Any:
-        """One invocation, ended like Lambda ends it when it runs past the function's timeout."""
+    def invoke(self, event: dict[str, Any], links: list[dict[str, Any]] | None = None) -> Any:
+        """One invocation, ended like Lambda ends it when it runs past the function's timeout; every
+        invocation is a new trace (`links`: the traces it is linked to, written on its segment)."""
         watchdog = threading.Timer(self.spec["timeout_seconds"], self._time_out)
         watchdog.daemon = True
         watchdog.start()
         try:
-            return self._invoke(event, trace_id)
+            return self._invoke(event, links or [])
         finally:
             watchdog.cancel()
 
@@ -135,7 +144,7 @@ class FunctionHost:
         print(f"{self.function}: Task timed out after {seconds:.2f} seconds", file=sys.stderr, flush=True)
         os._exit(TIMED_OUT_EXIT_CODE)
 
-    def _invoke(self, event: dict[str, Any], trace_id: str | None = None) -> Any:
+    def _invoke(self, event: dict[str, Any], links: list[dict[str, Any]]) -> Any:
         context = LambdaContext(
             function_name=self.function,
             memory_limit_in_mb=self.spec["memory_mb"],
@@ -144,7 +153,7 @@ class FunctionHost:
         )
         if self.daemon is None:
             return self.handler(event, context)
-        trace_id, segment_id = trace_id or new_trace_id(), new_segment_id()
+        trace_id, segment_id = new_trace_id(), new_segment_id()
         # The X-Ray SDK reads this at every call and hangs its subsegments under `Parent`.
         os.environ["_X_AMZN_TRACE_ID"] = f"Root={trace_id};Parent={segment_id};Sampled=1"
         started, failed = time.time(), False
@@ -170,17 +179,31 @@ class FunctionHost:
                         "function_arn": context.invoked_function_arn,
                         "request_id": context.aws_request_id,
                     },
+                    **({"links": links} if links else {}),
                     **({"fault": True} if failed else {}),
                 },
             )
 
+    def carry_trace_headers(self, messages: list[dict[str, Any]]) -> None:
+        """Give every message its job's trace as its AWSTraceHeader attribute, where it has none.
+
+        Messages from SNS carry it already, as on AWS: the emulator copies the X-Ray header of the
+        Publish request (Root, Parent = the publisher's Publish subsegment, Sampled) onto the SQS
+        message (`xray_service`). Messages sent otherwise (`pixelpipe retry`, a DLQ redrive) carry none
+        on AWS either; locally the job's trace is looked up, so such a run still joins the job's trace,
+        without a Parent (the publishing call is not known)."""
+        bare = [m for m in messages if not m.get("Attributes", {}).get("AWSTraceHeader")]
+        for message_id, trace_id in self.traces_of(bare).items():
+            message = next(m for m in bare if m["MessageId"] == message_id)
+            message.setdefault("Attributes", {})["AWSTraceHeader"] = f"Root={trace_id};Sampled=1"
+
     def traces_of(self, messages: list[dict[str, Any]]) -> dict[str, str]:
-        """Each message's job trace (by MessageId), which SNS and SQS carry as AWSTraceHeader on AWS;
-        moto does not, so look them up: one BatchGetItem for the whole batch (not a GetItem per message:
-        the emulator answers every call, and its CPU bounds the stack's throughput)."""
+        """Each job message's job trace (by MessageId), where the job has one: one BatchGetItem for the
+        whole batch (not a GetItem per message: the emulator answers every call, and its CPU bounds the
+        stack's throughput)."""
         job_of: dict[str, str] = {}
         for message in messages:
-            with contextlib.suppress(KeyError, ValueError, TypeError):  # not a job message: a fresh trace
+            with contextlib.suppress(KeyError, ValueError, TypeError):  # not a job message: no trace to carry
                 job_of[message["MessageId"]] = str(json.loads(message["Body"])["job_id"])
         found: dict[str, str] = {}
         wanted = sorted(set(job_of.values()))  # BatchGetItem refuses a key named twice
@@ -194,16 +217,13 @@ class FunctionHost:
                         }
                     }
                 )
-            except Exception as error:  # tracing must never stop delivery: the jobs get fresh traces
+            except Exception as error:  # tracing must never stop delivery
                 print(f"trace lookup failed: {error!r}", file=sys.stderr, flush=True)
                 continue
             for item in response.get("Responses", {}).get(self.target.jobs_table, []):
                 if "traceId" in item:
                     found[item["jobId"]["S"]] = item["traceId"]["S"]
-        return {
-            message["MessageId"]: found.get(job_of.get(message["MessageId"], ""), "") or new_trace_id()
-            for message in messages
-        }
+        return {message_id: found[job_id] for message_id, job_id in job_of.items() if job_id in found}
 
     def serve(self) -> None:
         step = next((s for s, w in workers().items() if w.function == self.function), None)
@@ -267,33 +287,21 @@ class FunctionHost:
             self._deliver(batch, queue)
 
     def _deliver(self, batch: list[dict[str, Any]], queue: dict[str, str]) -> None:
-        """Invoke once per trace in the batch, then delete what succeeded, in one call.
+        """Invoke once for the whole batch, as Lambda does, then delete what succeeded, in one call.
 
-        Lambda invokes once per batch and links the invocation to each message's trace; splitting by
-        trace locally keeps every job's worker hop inside the job's own trace, which moto's X-Ray
-        (no trace links, no filter expressions) can show.
+        The invocation is a new trace linked to each message's trace; a job's share of it is found by
+        the `jobId` annotation the worker puts on its job subsegment, on both targets.
         """
-        traces = self.traces_of(batch) if self.daemon else {}
-        by_trace: dict[str, list[dict[str, Any]]] = {}
-        for message in batch:
-            trace_id = traces.get(message["MessageId"], "")
-            by_trace.setdefault(trace_id, []).append(message)
-            if self.daemon:
-                message.setdefault("Attributes", {})["AWSTraceHeader"] = f"Root={trace_id};Sampled=1"
-                self._queue_segment(message, queue["arn"], trace_id)
-        done: list[dict[str, Any]] = []
-        for trace_id, messages in by_trace.items():
-            event = {
-                "Records": [sqs_record(message, queue["arn"], self.target.region) for message in messages]
-            }
-            try:
-                response = self.invoke(event, trace_id or None) or {}
-            except Exception as error:  # a failed invocation returns the whole batch to the queue
-                print(f"{self.function} invocation failed: {error!r}", file=sys.stderr, flush=True)
-                continue
-            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-            done += [m for m in messages if m["MessageId"] not in failed]
-        self._delete(queue["url"], done)
+        if self.daemon:
+            self.carry_trace_headers(batch)
+        event = {"Records": [sqs_record(message, queue["arn"], self.target.region) for message in batch]}
+        try:
+            response = self.invoke(event, trace_links(batch) if self.daemon else None) or {}
+        except Exception as error:  # a failed invocation returns the whole batch to the queue
+            print(f"{self.function} invocation failed: {error!r}", file=sys.stderr, flush=True)
+            return
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        self._delete(queue["url"], [m for m in batch if m["MessageId"] not in failed])
 
     def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
         """DeleteMessageBatch, ten at a time (SQS's limit)."""
@@ -303,23 +311,6 @@ class FunctionHost:
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
-
-    def _queue_segment(self, message: dict[str, Any], queue_arn: str, trace_id: str) -> None:
-        """The time the message waited in the queue, as the SQS segment of the trace."""
-        sent = int(message["Attributes"].get("SentTimestamp", time.time() * 1000)) / 1000
-        send_segment(
-            self.daemon,
-            {
-                "id": new_segment_id(),
-                "trace_id": trace_id,
-                "name": queue_arn.rsplit(":", 1)[-1],
-                "origin": "AWS::SQS::Queue",
-                "start_time": sent,
-                "end_time": time.time(),
-                "aws": {"queue_url": queue_arn, "message_id": message["MessageId"]},
-                "annotations": {"receiveCount": int(message["Attributes"].get("ApproximateReceiveCount", 1))},
-            },
-        )
 
     def _gather(self, url: str, batch_size: int, window_seconds: float) -> list[dict[str, Any]]:
         """Up to `batch_size` messages: the first wait is a long poll, then fill until the window closes."""
@@ -354,6 +345,27 @@ class FunctionHost:
                     self.invoke({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
                 except Exception as error:
                     print(f"sweeper failed: {error!r}", file=sys.stderr, flush=True)
+
+
+def trace_header_fields(header: str) -> dict[str, str]:
+    """`Root=1-…;Parent=…;Sampled=1` as a dict."""
+    return dict(part.strip().split("=", 1) for part in header.split(";") if "=" in part)
+
+
+def trace_links(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The X-Ray links of a batch invocation's segment: one per distinct message trace, as Lambda
+    writes them (the producer's trace, its parent segment where the header names one), at most
+    MAX_LINKS_PER_SEGMENT."""
+    links: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        fields = trace_header_fields(message.get("Attributes", {}).get("AWSTraceHeader", ""))
+        if "Root" in fields and fields["Root"] not in links:
+            links[fields["Root"]] = {
+                "trace_id": fields["Root"],
+                **({"id": fields["Parent"]} if "Parent" in fields else {}),
+                "attributes": {"aws.xray.reserved.reference_type": "parent"},
+            }
+    return list(links.values())[:MAX_LINKS_PER_SEGMENT]
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@
   document per datagram, as the X-Ray SDK sends them), forwarded to the emulator's PutTraceSegments.
 - `ExecutionTracer`: Step Functions on AWS writes a segment per traced execution with a subsegment per
   state; moto does not, so this reads each finished execution's history and writes the same shape.
-- Helpers the Lambda stand-in uses to write the segments the Lambda and SQS services write on AWS.
+- Helpers the Lambda stand-in uses to write the segments the Lambda service writes on AWS.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 HEADER = b'{"format":"json","version":1}\n'
+# X-Ray trace linking: a segment carries at most 20 links (and a trace at most 100).
+MAX_LINKS_PER_SEGMENT = 20
 
 
 def new_trace_id() -> str:

@@ -38,9 +38,9 @@ from moto.sqs.models import SQSBackend
 from moto.xray.exceptions import BadSegmentException
 from moto.xray.models import XRayBackend
 
-# X-Ray trace linking: a segment carries at most 20 links (and a trace at most 100).
-MAX_LINKS_PER_SEGMENT = 20
-# The widest StartTime..EndTime one GetTraceSummaries call searches.
+# The widest StartTime..EndTime one GetTraceSummaries call searches. X-Ray bounds it; the API reference
+# gives no figure, 24 h is the bound reported for the API (unverified here; the console's ranges go to
+# 6 h). The trace reader never asks for more than 6 h (pixelpipe_cli.trace_search.MAX_SEARCH_WINDOW).
 MAX_SUMMARY_WINDOW_SECONDS = 24 * 60 * 60
 # Summaries per GetTraceSummaries page (X-Ray chooses its own; callers must follow NextToken).
 SUMMARIES_PER_PAGE = 100
