@@ -15,7 +15,7 @@ import pytest
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import wait_until
+from support.stacks import cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -151,3 +151,35 @@ def test_no_stored_document_is_a_segment_aws_does_not_write_and_inferred_ones_ha
         }
         assert document["parent_id"] in calls, document
         assert document["start_time"] == calls[document["parent_id"]]["start_time"]
+
+
+def test_pixelpipe_trace_shows_each_burst_job_exactly_its_own_worker_spans(
+    burst: list[dict[str, Any]], stack: LocalStack
+) -> None:
+    # GIVEN the burst, with every job's worker subsegments stored (and so each job's own subsegment ids)
+    xray = stack.target.client("xray")
+
+    def own_job_subsegments() -> dict[str, dict[str, str]] | None:
+        found: dict[str, dict[str, str]] = {}
+        for job in burst:
+            docs = job_documents(xray, job)
+            found[job["jobId"]] = {
+                step: s["id"]
+                for step, function in (("resize", "resize-worker"), ("analysis", "analysis-worker"))
+                for f in worker_invocations(docs, function)
+                for s in job_subsegments(f, step)
+                if s["annotations"]["jobId"] == job["jobId"]
+            }
+        return found if all(len(ids) == 2 for ids in found.values()) else None
+
+    own = wait_until(own_job_subsegments, timeout=30, every=0.5)
+
+    for job in burst:
+        # WHEN the operator asks for the job's trace
+        result = cli(stack, "trace", job["jobId"], "--json")
+        assert result.exit_code == 0, result.output
+        spans = json.loads(result.output)["spans"]
+        # THEN it holds exactly one resize job span and one analysis job span, and they are its own
+        for step in ("resize", "analysis"):
+            mine = [s for s in spans if s["name"].endswith(f"{step} job")]
+            assert [s["segmentId"] for s in mine] == [own[job["jobId"]][step]], (job["jobId"], step, mine)
