@@ -26,8 +26,9 @@ def waterfall(trace: dict[str, Any]) -> Table:
     table.add_column("", no_wrap=True, overflow="crop")  # the bar gives way first on a narrow terminal
     total = trace["totalMs"] or 1.0
     for span in trace["spans"]:
-        left = int(span["offsetMs"] / total * _BAR_WIDTH)
-        width = max(1, int(span["durationMs"] / total * _BAR_WIDTH))
+        left = min(_BAR_WIDTH - 1, int(span["offsetMs"] / total * _BAR_WIDTH))
+        # a shared invocation may run past the job's end: its bar stops at the edge
+        width = max(1, min(_BAR_WIDTH - left, int(span["durationMs"] / total * _BAR_WIDTH)))
         shared = span.get("shared", False)
         colour = "grey50" if shared else "cyan" if span["depth"] == 0 else "magenta"
         kind = f"{span['kind']}, shared by {span.get('sharedBy', '?')} jobs" if shared else span["kind"]

@@ -61,6 +61,13 @@ class JobTrace:
             return None
         return f"This job was not sampled: X-Ray holds no trace of it ({sampling_note()})."
 
+    def extent(self) -> tuple[float, float]:
+        """(first start, last end) of the job's own spans: a shared invocation running on with other
+        jobs' work after this job's share ended does not lengthen the job."""
+        own = [s for s in self.spans if not s.shared] or self.spans
+        origin = min((s.start for s in self.spans), default=0.0)
+        return origin, max((s.end for s in own), default=origin)
+
     @property
     def problems(self) -> list[str]:
         notes = []
@@ -95,7 +102,7 @@ def job_trace(target: Target, job: dict[str, Any]) -> dict[str, Any]:
     one and its duration; a shared span says how many jobs it served and is not the job's own time."""
     found = read_job_trace(target, job)
     spans = found.spans
-    origin = min((s.start for s in spans), default=0.0)
+    origin, end = found.extent()
     return {
         "jobId": job["jobId"],
         "traceIds": found.trace_ids,
@@ -106,7 +113,7 @@ def job_trace(target: Target, job: dict[str, Any]) -> dict[str, Any]:
         "limitExceededTraceIds": found.limit_exceeded,
         "problems": found.problems,
         "searchWindows": [[format_iso(start), format_iso(end)] for start, end in found.windows],
-        "totalMs": round((max((s.end for s in spans), default=origin) - origin) * 1000, 1),
+        "totalMs": round((end - origin) * 1000, 1),  # the job's own end to end; a shared span may run past
         "spans": [
             {
                 "name": span.name,

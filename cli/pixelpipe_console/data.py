@@ -254,13 +254,21 @@ def _details(doc: dict[str, Any]) -> tuple[str, bool]:
     return (json.dumps(shown, indent=2, sort_keys=True, default=str) if shown else ""), bool(flags)
 
 
+def _width(offset_ms: float, duration_ms: float, total_ms: float) -> float:
+    """A bar's width in percent of the waterfall, at least visible, never past its right edge."""
+    if not total_ms:
+        return 100.0
+    left = min(100.0, 100 * offset_ms / total_ms)
+    return max(0.2, min(round(100 * duration_ms / total_ms, 3), round(100 - left, 3)))
+
+
 def job_waterfall(target: Target, job: dict[str, Any]) -> Waterfall:
     """The job's own spans, as traces.read_job_trace finds them (the reader `pixelpipe trace` uses), with
     bars scaled to the total; the slowest hop is the job's own, never a shared invocation."""
     found = traces.read_job_trace(target, job)
     spans = found.spans
-    origin = min((s.start for s in spans), default=0.0)
-    total = max((s.end for s in spans), default=origin) - origin
+    origin, end = found.extent()
+    total = end - origin
     hops = [s for s in spans if s.hop and not s.shared]
     slowest = max(hops, key=lambda s: s.duration_ms) if hops else None
     rows = []
@@ -275,8 +283,9 @@ def job_waterfall(target: Target, job: dict[str, Any]) -> Waterfall:
                 depth=span.depth,
                 offset_ms=round(offset, 1),
                 duration_ms=round(span.duration_ms, 1),
-                left_pct=round(100 * offset / (total * 1000), 3) if total else 0.0,
-                width_pct=max(0.2, round(100 * span.duration_ms / (total * 1000), 3)) if total else 100.0,
+                left_pct=min(100.0, round(100 * offset / (total * 1000), 3)) if total else 0.0,
+                # a shared invocation may run past the job's end: its bar stops at the edge
+                width_pct=_width(offset, span.duration_ms, total * 1000),
                 error=failed,
                 slowest=span is slowest,
                 shared=span.shared,

@@ -598,3 +598,15 @@ def test_slow_ranks_by_the_jobs_own_slowest_hop_never_the_shared_invocation() ->
     assert hop["name"] == "## resize job" and hop["durationMs"] == 990.0 and not hop["shared"]
     # and the job with no trace says why it has no hop
     assert rows[1]["slowestHop"] is None and rows[1]["notSampled"].startswith("This job was not sampled")
+
+
+def test_the_jobs_end_to_end_time_is_its_own_not_the_shared_invocations() -> None:
+    # GIVEN job-a, first of three in a 4.1 s resize invocation, its own share over at 2.04 s
+    own = [doc for doc in dispatch_trace("job-a", OWN["job-a"]) if doc["name"] != "pixelpipe-reconcile"]
+    batch = batch_trace(BATCH, OWN, each=1.0)
+    # WHEN its trace is read
+    result = read("job-a", own, batch)
+    # THEN it took 2.04 s end to end, from dispatch to the end of its share; the shared span runs past
+    assert result["totalMs"] == 2040.0
+    (shared,) = [span for span in result["spans"] if span["shared"]]
+    assert shared["offsetMs"] + shared["durationMs"] == 4100.0
