@@ -29,14 +29,18 @@ def console_url(target: Target, trace_id: str) -> str:
 
 
 def sampling_note() -> str:
-    """Why a job can have no trace: which sampling rule applies (pipeline.json's `xray_sampling`, when
-    there is one, else X-Ray's default) and how long X-Ray keeps traces."""
-    rule = pipeline_config().get("xray_sampling")
-    if isinstance(rule, dict) and rule:
-        which = "the pipeline's sampling rule (xray_sampling in pipeline.json) traces only some uploads"
+    """Why a job can have no trace: which sampling rule applies (pipeline.json's `xray_sampling`, when the
+    config has one, else X-Ray's default) and how long X-Ray keeps traces."""
+    rule = pipeline_config().get("xray_sampling") or {}
+    reservoir, rate = rule.get("reservoir_per_second"), rule.get("fixed_rate")
+    if isinstance(reservoir, int) and isinstance(rate, int | float):
+        which = (
+            f"the pipeline's sampling rule (xray_sampling in pipeline.json) traces {reservoir} upload(s) a "
+            f"second and {rate:.0%} of the rest"
+        )
     else:
         which = "X-Ray's default sampling rule traces the first request each second and 5% of the rest"
-    return f"{which}, and X-Ray keeps a trace for {TRACE_RETENTION_DAYS} days"
+    return f"{which}; X-Ray keeps a trace for {TRACE_RETENTION_DAYS} days"
 
 
 @dataclass

@@ -24,7 +24,7 @@ import pytest
 from botocore.stub import Stubber
 
 from pixelpipe.adapters.dynamo_types import to_item
-from pixelpipe_cli import trace_search
+from pixelpipe_cli import trace_search, traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
 from pixelpipe_cli.traces import job_trace, slow_jobs
@@ -610,3 +610,31 @@ def test_the_jobs_end_to_end_time_is_its_own_not_the_shared_invocations() -> Non
     assert result["totalMs"] == 2040.0
     (shared,) = [span for span in result["spans"] if span["shared"]]
     assert shared["offsetMs"] + shared["durationMs"] == 4100.0
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        (None, "X-Ray's default sampling rule traces the first request each second and 5% of the rest"),
+        (
+            {"reservoir_per_second": 2, "fixed_rate": 0.1},
+            "the pipeline's sampling rule (xray_sampling in pipeline.json) traces 2 upload(s) a second and "
+            "10% of the rest",
+        ),
+    ],
+)
+def test_not_sampled_names_the_sampling_rule_in_force(
+    monkeypatch: pytest.MonkeyPatch, section: dict | None, said: str
+) -> None:
+    # GIVEN pipeline.json with or without its own sampling rule
+    config = {key: value for key, value in traces.pipeline_config().items() if key != "xray_sampling"}
+    monkeypatch.setattr(
+        traces, "pipeline_config", lambda: {**config, **({"xray_sampling": section} if section else {})}
+    )
+    # WHEN a job without a trace is read
+    empty = traces.JobTrace("job-a", [], [])
+    # THEN the sentence names that rule, and the 30 days X-Ray keeps traces
+    assert (
+        empty.not_sampled
+        == f"This job was not sampled: X-Ray holds no trace of it ({said}; X-Ray keeps a trace for 30 days)."
+    )
