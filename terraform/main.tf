@@ -68,6 +68,17 @@ data "aws_iam_policy_document" "dispatch_tasks" {
   }
 
   statement {
+    sid = "TellMissingUploadsApart"
+    # S3 answers a HEAD of a missing object (deleted before dispatch read it) with 404 only to a caller
+    # allowed s3:ListBucket on the bucket, and with 403 to any other: without it a deleted upload is an
+    # AccessDenied, retried into the dispatch failures queue, instead of a job skipped with its reason.
+    # Not prefix-scoped: the s3:prefix condition key is set by ListObjects requests, not by the HEAD whose
+    # answer this decides, so a condition on it would never match there. Dispatch itself never lists.
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.upload_bucket_arn]
+  }
+
+  statement {
     sid       = "CreateJobRecords"
     actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [module.jobs_table.table_arn]

@@ -74,6 +74,14 @@ class AlarmsConfig(_Section):
     dead_letter_age_seconds: PositiveInt
 
 
+class XraySamplingConfig(_Section):
+    """The X-Ray sampling rule Terraform creates for the reconcile state machine (docs/operations.md):
+    traces recorded per second before the rate applies, then the fraction of the rest."""
+
+    reservoir_per_second: int = Field(ge=0)
+    fixed_rate: float = Field(ge=0, le=1)
+
+
 class ThumbnailsConfig(_Section):
     sizes: list[PositiveInt] = Field(min_length=1)
     format: str
@@ -129,6 +137,7 @@ class PipelineConfig(_Section):
     limits: LimitsConfig
     retention: RetentionConfig
     alarms: AlarmsConfig
+    xray_sampling: XraySamplingConfig
     thumbnails: ThumbnailsConfig
     labels: LabelsConfig
     functions: dict[str, FunctionConfig]

@@ -11,6 +11,14 @@ data "aws_iam_policy_document" "boundary" {
   }
 
   statement {
+    sid = "UploadBucketListing"
+    # dispatch-tasks: S3 answers a HEAD of a deleted upload 404 (skipped) rather than 403 (retried) only to
+    # a caller allowed s3:ListBucket on the bucket (terraform/main.tf, TellMissingUploadsApart).
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns[0]]
+  }
+
+  statement {
     sid       = "PipelineJobRecords"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns

@@ -58,6 +58,10 @@ NOT_CALLED_BY_THE_HANDLER = {
         "(locally the relay queue's redrive does it)"
     ),
     ("analysis-worker", "rekognition:DetectLabels"): "AWS only; locally the offline ONNX model labels",
+    ("dispatch-tasks", "s3:ListBucket"): (
+        "never called: S3 answers a HEAD of a deleted upload 404 (skipped), not 403 (retried), only to a "
+        "caller allowed it (tests/terraform/test_dispatch_missing_upload.py)"
+    ),
     **{
         (worker["function"], "s3:GetObject"): (
             "a job without a pinned version (the object changed between its event and dispatch's HEAD) "
