@@ -1,7 +1,9 @@
-"""A job's trace, read back through the CLI's own code: every hop is there, under the job's trace."""
+"""A job's trace, read back through the CLI's own code: every hop is there, from the job's own trace and
+the batched worker invocations it was part of (each a trace of its own, as on AWS)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -39,7 +41,7 @@ def test_a_jobs_trace_has_a_segment_for_every_hop(client: JobsClient) -> None:
     trace = wait_for_trace(client, job, hops | {"pixelpipe-reconcile", "labels onnx-efficientnet-lite0"})
     spans = trace["spans"]
     names = [span["name"] for span in spans]
-    # THEN every hop is a top-level segment of the job's own trace...
+    # THEN every hop is a top-level span of the job's waterfall...
     top = {span["name"] for span in spans if span["depth"] == 0}
     assert hops <= top, top
     assert names.count("pixelpipe-reconcile") == 2  # one reconcile run per step
@@ -58,7 +60,11 @@ def test_a_jobs_trace_has_a_segment_for_every_hop(client: JobsClient) -> None:
     )
     for nested in nested_calls:
         assert nested in names, nested
-    assert trace["traceIds"] == [job["traceId"]]
+    # ... read from the job's own trace and one batch invocation trace per worker (found by its jobId)
+    assert trace["traceIds"][0] == job["traceId"] and len(set(trace["traceIds"])) == 3
+    workers_spans = [s for s in spans if s["name"] in ("resize-worker", "analysis-worker")]
+    assert {s["traceId"] for s in workers_spans}.isdisjoint({job["traceId"]})
+    assert all(s["shared"] and not s["hop"] for s in workers_spans)
     # and offsets are consistent: dispatch comes first, every span inside the trace's total
     assert spans[0]["name"] == "dispatch-tasks" and spans[0]["offsetMs"] == 0
     assert all(s["offsetMs"] + s["durationMs"] <= trace["totalMs"] + 1 for s in spans)
@@ -69,22 +75,34 @@ def test_worker_segments_carry_job_annotations(client: JobsClient, stack: LocalS
     job_id = client.upload(SAMPLES / "cat.png", key_name="annotated-cat.png")
     job = client.wait([job_id], timeout=60)[job_id]
     wait_for_trace(client, job, {"resize-worker", "analysis-worker"})
-    # WHEN the raw segment documents are read
-    import json
-
+    # WHEN the raw documents of the traces X-Ray finds by the job's annotation are read
     xray = stack.target.client("xray")
+    now = time.time()
+    found = xray.get_trace_summaries(
+        StartTime=now - 300, EndTime=now + 60, FilterExpression=f'annotation.jobId = "{job_id}"'
+    )["TraceSummaries"]
     documents = [
         json.loads(s["Document"])
-        for t in xray.batch_get_traces(TraceIds=[job["traceId"]])["Traces"]
+        for t in xray.batch_get_traces(TraceIds=[f["Id"] for f in found])["Traces"]
         for s in t["Segments"]
     ]
-    # THEN each worker's per-job subsegment is annotated with the job id and its step
+
+    def walk(entity: dict) -> list[dict]:
+        return [entity] + [e for child in entity.get("subsegments", []) for e in walk(child)]
+
+    # THEN each worker's per-job subsegment, inside its invocation's segment, is annotated with the job
+    # id, its step and when SQS received the message
     annotated = {
-        (d.get("annotations") or {}).get("step")
+        e["annotations"]["step"]: e
         for d in documents
-        if d.get("annotations", {}).get("jobId") == job_id
+        if d.get("origin") == "AWS::Lambda::Function"
+        for e in walk(d)
+        if (e.get("annotations") or {}).get("jobId") == job_id
     }
-    assert {"resize", "analysis"} <= annotated
+    assert {"resize", "analysis"} <= set(annotated)
+    assert all(
+        isinstance(annotated[step]["annotations"]["sqsSentAt"], float) for step in ("resize", "analysis")
+    )
 
 
 def test_trace_and_slow_commands_print_the_waterfall_and_the_slowest_jobs(
