@@ -89,7 +89,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from pixelpipe_emulator import dynamodb_speed, emulator_s3_events, faults, sqs_metrics, xray_service
 from pixelpipe_emulator.boto_session import default_session
-from pixelpipe_emulator.keepalive_http import KeepAliveRequestHandler
+from pixelpipe_emulator.host_guard import GuardedRequestHandler
 
 RETENTION_ENV = "PIXELPIPE_EMULATOR_EXECUTION_RETENTION_SECONDS"
 DEFAULT_RETENTION_SECONDS = 600.0
@@ -379,7 +379,8 @@ def main() -> None:
     describe_errors_without_request_id()
     name_dynamodb_errors_as_aws()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server.MotoRequestHandler = KeepAliveRequestHandler
+    # Keep-alive connections, and only the stack's own clients: no web page (host_guard).
+    server.MotoRequestHandler = GuardedRequestHandler
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     threading.Thread(target=_prune_forever, args=(retention,), name="prune-executions", daemon=True).start()
     sqs_metrics.start(metrics_period)
