@@ -16,6 +16,10 @@ from pixelpipe_cli.traces import job_trace, slow_jobs
 _BAR_WIDTH = 40
 
 
+def _shared_by(jobs: int) -> str:
+    return f"shared by {jobs} jobs" if jobs > 1 else "a batch of this job only"
+
+
 def waterfall(trace: dict[str, Any]) -> Table:
     """One row per span; a batched invocation's segment is dimmed and says how many jobs shared it."""
     table = Table(
@@ -31,7 +35,7 @@ def waterfall(trace: dict[str, Any]) -> Table:
         width = max(1, min(_BAR_WIDTH - left, int(span["durationMs"] / total * _BAR_WIDTH)))
         shared = span.get("shared", False)
         colour = "grey50" if shared else "cyan" if span["depth"] == 0 else "magenta"
-        kind = f"{span['kind']}, shared by {span.get('sharedBy', '?')} jobs" if shared else span["kind"]
+        kind = f"{span['kind']}, {_shared_by(span.get('sharedBy', 0))}" if shared else span["kind"]
         table.add_row(
             render.literal("  " * span["depth"] + span["name"], style="dim" if shared else ""),
             render.literal(kind),

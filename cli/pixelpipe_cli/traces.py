@@ -29,18 +29,21 @@ def console_url(target: Target, trace_id: str) -> str:
 
 
 def sampling_note() -> str:
-    """Why a job can have no trace: which sampling rule applies (pipeline.json's `xray_sampling`, when the
-    config has one, else X-Ray's default) and how long X-Ray keeps traces."""
+    """Why a job can have no trace. Its trace starts with dispatch-tasks, which Lambda samples at its own
+    fixed rate (Lambda developer guide: "This sampling rate cannot be configured for Lambda functions");
+    pipeline.json's `xray_sampling`, when the config has one, is the rule for the reconcile runs."""
+    note = (
+        "Lambda traces the first request each second and 5% of the rest of each function, a rate no "
+        "sampling rule changes"
+    )
     rule = pipeline_config().get("xray_sampling") or {}
     reservoir, rate = rule.get("reservoir_per_second"), rule.get("fixed_rate")
     if isinstance(reservoir, int) and isinstance(rate, int | float):
-        which = (
-            f"the pipeline's sampling rule (xray_sampling in pipeline.json) traces {reservoir} upload(s) a "
-            f"second and {rate:.0%} of the rest"
+        note += (
+            f"; the reconcile runs follow the xray_sampling rule in pipeline.json ({reservoir} a second, "
+            f"then {rate:.0%})"
         )
-    else:
-        which = "X-Ray's default sampling rule traces the first request each second and 5% of the rest"
-    return f"{which}; X-Ray keeps a trace for {TRACE_RETENTION_DAYS} days"
+    return f"{note}; X-Ray keeps a trace for {TRACE_RETENTION_DAYS} days"
 
 
 @dataclass

@@ -612,14 +612,20 @@ def test_the_jobs_end_to_end_time_is_its_own_not_the_shared_invocations() -> Non
     assert shared["offsetMs"] + shared["durationMs"] == 4100.0
 
 
+LAMBDA_RATE = (
+    "Lambda traces the first request each second and 5% of the rest of each function, "
+    "a rate no sampling rule changes"
+)
+
+
 @pytest.mark.parametrize(
     ("section", "said"),
     [
-        (None, "X-Ray's default sampling rule traces the first request each second and 5% of the rest"),
+        (None, LAMBDA_RATE),
         (
             {"reservoir_per_second": 2, "fixed_rate": 0.1},
-            "the pipeline's sampling rule (xray_sampling in pipeline.json) traces 2 upload(s) a second and "
-            "10% of the rest",
+            f"{LAMBDA_RATE}; the reconcile runs follow the xray_sampling rule in pipeline.json "
+            "(2 a second, then 10%)",
         ),
     ],
 )
