@@ -56,6 +56,7 @@ class JobTrace:
     windows: list[tuple[datetime, datetime]] = field(default_factory=list)
     unprocessed: list[str] = field(default_factory=list)  # X-Ray did not return these, even when asked again
     limit_exceeded: list[str] = field(default_factory=list)  # over X-Ray's trace size: some documents missing
+    own_trace_id: str | None = None  # the record's traceId: dispatch and the reconcile runs
 
     @property
     def sampled(self) -> bool:
@@ -78,6 +79,11 @@ class JobTrace:
     @property
     def problems(self) -> list[str]:
         notes = []
+        if self.spans and self.own_trace_id and self.own_trace_id not in self.trace_ids + self.unprocessed:
+            notes.append(
+                f"The job's own trace {self.own_trace_id} (dispatch, reconcile runs) was not sampled: "
+                "only its share of worker invocations sampled on their own is shown"
+            )
         if self.unprocessed:
             notes.append(
                 f"X-Ray did not return these traces, even when asked again: {', '.join(self.unprocessed)}"
@@ -101,7 +107,7 @@ def read_job_trace(target: Target, job: dict[str, Any]) -> JobTrace:
     queues = {step: worker.queue for step, worker in workers().items()}
     spans = job_spans(job["jobId"], own, fetched.documents, queues)
     found = [i for i in ids if fetched.documents.get(i)]
-    return JobTrace(job["jobId"], found, spans, windows, fetched.unprocessed, fetched.limit_exceeded)
+    return JobTrace(job["jobId"], found, spans, windows, fetched.unprocessed, fetched.limit_exceeded, own)
 
 
 def job_trace(target: Target, job: dict[str, Any]) -> dict[str, Any]:

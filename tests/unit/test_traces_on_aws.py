@@ -644,3 +644,28 @@ def test_not_sampled_names_the_sampling_rule_in_force(
         empty.not_sampled
         == f"This job was not sampled: X-Ray holds no trace of it ({said}; X-Ray keeps a trace for 30 days)."
     )
+
+
+def test_a_job_whose_own_trace_was_not_sampled_shows_its_sampled_batch_work_and_says_what_is_missing() -> (
+    None
+):
+    # GIVEN a job whose dispatch trace X-Ray did not sample, in a batch invocation Lambda did sample
+    xray = boto3.client("xray", region_name="eu-west-1")
+    record = job_record("job-a", OWN["job-a"])
+    with Stubber(xray) as stub:
+        stub.add_response("get_trace_summaries", summaries([BATCH]), search("job-a", *first_window(record)))
+        stub.add_response(
+            "batch_get_traces",
+            {"Traces": [stored(BATCH, batch_trace(BATCH, OWN))]},
+            {"TraceIds": [OWN["job-a"], BATCH]},
+        )
+        # WHEN its trace is read
+        result = job_trace(aws_target({"xray": xray}), record)
+        stub.assert_no_pending_responses()
+    # THEN its share of the batch shows, and a note says its own trace is missing — not "not sampled"
+    assert result["sampled"] and result["notSampled"] is None and result["traceIds"] == [BATCH]
+    assert [s["name"] for s in result["spans"] if s["hop"]] == ["resize-queue", "## resize job"]
+    assert result["problems"] == [
+        f"The job's own trace {OWN['job-a']} (dispatch, reconcile runs) was not sampled: only its share of "
+        "worker invocations sampled on their own is shown"
+    ]
