@@ -30,7 +30,7 @@ from pixelpipe_emulator.lambda_host import LambdaContext, function_spec
 class RunningOutContext(LambdaContext):
     """Lambda's context on a fake clock: every image the worker reads costs `per_image_ms`."""
 
-    def __init__(self, function: str, per_image_ms: int) -> None:
+    def __init__(self, function: str, per_image_ms: int, used_ms: int = 0) -> None:
         spec = function_spec(function)
         super().__init__(
             function_name=function,
@@ -38,7 +38,7 @@ class RunningOutContext(LambdaContext):
             timeout_seconds=spec["timeout_seconds"],
             invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
         )
-        self.used_ms = 0
+        self.used_ms = used_ms
         self.per_image_ms = per_image_ms
 
     def spend(self) -> None:
@@ -97,6 +97,30 @@ def test_a_batch_hands_back_the_records_it_would_not_finish_before_its_timeout(
     # ... visible again at once (never started: no wait for the visibility timeout)
     again = {m["MessageId"] for m in aws.drain("resize")}
     assert again == {m["MessageId"] for m in messages[2:]}
+
+
+def test_the_first_record_always_starts_even_with_less_than_the_reserve_left(
+    aws, load_function, chelsea_jpeg, monkeypatch
+):
+    # GIVEN two resize messages, and an invocation with less than RECORD_TIME_RESERVE_MS left from the
+    # start (e.g. a function timeout shorter than the reserve)
+    messages = dispatched_messages(aws, load_function, chelsea_jpeg, 2)
+    resize = load_function("resize-worker")
+    timeout_ms = workers()["resize"].timeout_seconds * 1000
+    context = RunningOutContext(
+        "resize-worker", per_image_ms=0, used_ms=timeout_ms - RECORD_TIME_RESERVE_MS // 2
+    )
+    event = sqs_event(messages, aws.target.queues["resize"]["arn"], aws.target.region)
+
+    # WHEN the worker handles the batch
+    response = resize.module.handler(event, context)
+
+    # THEN the first record is worked on (a new invocation would have no more time for it), the second
+    # handed back
+    assert response == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
+    aws.finished_executions()
+    first = aws.jobs.get(JobMessage.from_json(messages[0]["Body"]).job_id)
+    assert first["steps"]["resize"]["status"] == "SUCCEEDED"
 
 
 def test_each_record_starts_reconcile_in_its_own_jobs_trace_not_the_batchs(

@@ -30,11 +30,12 @@ from pixelpipe.tracing import job_subsegment, job_trace_header, subsegment, trac
 
 logger = Logger()
 
-# A record is started only while at least this much of the invocation is left: enough for the slowest
-# record to finish (a 48 MP JPEG's resize or labels, its S3 writes and the reconcile start take a few
-# seconds at most) and for the batch response to be returned. A batch of ten large images shares one
-# timeout; a record the invocation would not finish is handed back as a batch item failure instead, so
-# the invocation is not ended by its timeout, which would return the whole batch, finished records too.
+# A record after the first is started only while at least this much of the invocation is left: enough
+# for the slowest record to finish (a 48 MP JPEG's resize or labels, its S3 writes and the reconcile start
+# take a few seconds at most) and for the batch response to be returned. A batch of ten large images
+# shares one timeout; a record the invocation would not finish is handed back as a batch item failure
+# instead, so the invocation is not ended by its timeout, which would return the whole batch, finished
+# records too. The first record always starts: a new invocation would have no more time for it.
 RECORD_TIME_RESERVE_MS = 5_000
 
 # The job trace of the record being worked on (from its AWSTraceHeader), for its reconcile start.
@@ -85,11 +86,13 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
         work=work,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
+    started = [0]  # records started in the current invocation
 
     def handle_record(record: SQSRecord, lambda_context: Any = None) -> str:
         receive_count = int(record.attributes.approximate_receive_count)
         if (
-            lambda_context is not None
+            started[0]
+            and lambda_context is not None
             and lambda_context.get_remaining_time_in_millis() < RECORD_TIME_RESERVE_MS
         ):
             # Never started, so visible again at once for the next invocation, not after the timeout.
@@ -97,6 +100,7 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
             logger.warning("too little time left; record handed back", message_id=record.message_id)
             _set_visibility(record, 0)
             raise NotReached(record.message_id)
+        started[0] += 1
         try:
             message = parse_job_message(record.body)
         except MalformedMessage as malformed:
@@ -150,6 +154,7 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
     @tracer.capture_lambda_handler(capture_response=False)  # no handler response is kept in X-Ray
     @metrics.log_metrics
     def handler(event: dict, context: Any) -> dict:
+        started[0] = 0
         return process_partial_response(
             event=event, record_handler=handle_record, processor=processor, context=context
         )
