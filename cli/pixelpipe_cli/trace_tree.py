@@ -15,6 +15,7 @@ What X-Ray returns (the same on AWS and on the local stack, see docs/local-vs-aw
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,10 +121,15 @@ def _name(doc: dict[str, Any], kind: str) -> str:
     return f"{doc['name']} {operation}" if operation and kind in ("aws", "inferred") else doc["name"]
 
 
-def _execution_job(doc: dict[str, Any]) -> str:
-    """A reconcile run's execution name begins with its job id (StepCompletion.execution_name, sweeper)."""
-    arn = (doc.get("aws") or {}).get("execution_arn") or ""
-    return arn.rsplit(":", 1)[-1]
+def _run_of(doc: dict[str, Any], job_id: str, steps: list[str]) -> bool:
+    """Whether a reconcile run is this job's, by its execution's name: `JOB-STEP-ATTEMPT-S|F` for a step
+    result (StepCompletion.execution_name), `JOB-deadline-8HEX` for the sweeper's — matched whole, so a
+    job whose id begins another's is not taken for it."""
+    if doc.get("origin") != STATE_MACHINE_ORIGIN:
+        return False
+    name = ((doc.get("aws") or {}).get("execution_arn") or "").rsplit(":", 1)[-1]
+    kinds = "|".join([*(rf"{re.escape(step)}-\d+-[SF]" for step in steps), "deadline-[0-9a-f]{8}"])
+    return re.fullmatch(rf"{re.escape(job_id)}-(?:{kinds})", name) is not None
 
 
 class _Builder:
@@ -176,10 +182,7 @@ class _Builder:
             own = [node for node, job in jobs if job == self.job_id]
             if own and forest.owner(root) is None:
                 self.shared_segment(forest, root, own, len({job for _, job in jobs}))
-            elif forest.owner(root) == self.job_id or (
-                doc.get("origin") == STATE_MACHINE_ORIGIN
-                and _execution_job(doc).startswith(f"{self.job_id}-")
-            ):
+            elif forest.owner(root) == self.job_id or _run_of(doc, self.job_id, steps=list(self.queue_names)):
                 self.hops.append(self.subtree(forest, root, 0, hop=True))
 
     def shared_segment(self, forest: _Forest, root: str, own: list[str], jobs: int) -> None:

@@ -669,3 +669,74 @@ def test_a_job_whose_own_trace_was_not_sampled_shows_its_sampled_batch_work_and_
         f"The job's own trace {OWN['job-a']} (dispatch, reconcile runs) was not sampled: only its share of "
         "worker invocations sampled on their own is shown"
     ]
+
+
+def sweep_trace(trace: str, jobs: list[str]) -> list[dict[str, Any]]:
+    """One sweeper run (scheduled: a trace of its own) that timed out `jobs`: a `## deadline job`
+    subsegment each, and the deadline reconcile run each started, named for its job."""
+    function = {
+        "id": seg_id(f"sweeper-{trace}"),
+        "trace_id": trace,
+        "name": "sweeper",
+        "origin": "AWS::Lambda::Function",
+        "start_time": EPOCH0 + 300.0,
+        "end_time": EPOCH0 + 301.0,
+        "subsegments": [
+            {
+                "id": seg_id(f"deadline-{trace}-{job_id}"),
+                "name": "## deadline job",
+                "start_time": EPOCH0 + 300.1 + n * 0.3,
+                "end_time": EPOCH0 + 300.3 + n * 0.3,
+                "annotations": {"jobId": job_id, "step": "deadline"},
+                "subsegments": [aws_call(f"start-{job_id}", "states", "StartExecution", 300.15, 300.25)],
+            }
+            for n, job_id in enumerate(jobs)
+        ],
+    }
+    runs = [
+        {
+            "id": seg_id(f"deadline-run-{job_id}"),
+            "trace_id": trace,
+            "parent_id": function["id"],  # the traceHeader the sweeper passed: its function segment
+            "name": "pixelpipe-reconcile",
+            "origin": "AWS::StepFunctions::StateMachine",
+            "start_time": EPOCH0 + 300.4,
+            "end_time": EPOCH0 + 300.6,
+            "aws": {"execution_arn": f"{EXECUTIONS}:{job_id}-deadline-1a2b3c4d"},
+            "subsegments": [],
+        }
+        for job_id in jobs
+    ]
+    return [function, *runs]
+
+
+def test_a_timed_out_job_sees_its_deadline_work_in_the_sweep_trace_and_not_the_other_jobs() -> None:
+    # GIVEN one sweep that timed out job-a and job-b (job ids that share a prefix: b's begins with a's)
+    sweep = trace_id(500)
+    neighbour = "job-a-2"
+    documents = sweep_trace(sweep, ["job-a", neighbour])
+    xray = boto3.client("xray", region_name="eu-west-1")
+    record = job_record("job-a", OWN["job-a"])
+    with Stubber(xray) as stub:
+        stub.add_response("get_trace_summaries", summaries([sweep]), search("job-a", *first_window(record)))
+        stub.add_response(
+            "batch_get_traces",
+            {
+                "Traces": [
+                    stored(OWN["job-a"], dispatch_trace("job-a", OWN["job-a"])),
+                    stored(sweep, documents),
+                ]
+            },
+            {"TraceIds": [OWN["job-a"], sweep]},
+        )
+        # WHEN job-a's trace is read
+        spans = job_trace(aws_target({"xray": xray}), record)["spans"]
+        stub.assert_no_pending_responses()
+    ids = {span["segmentId"] for span in spans}
+    # THEN the sweep shows as shared by the two jobs, with job-a's deadline work and its own deadline run
+    (shared,) = [span for span in spans if span["shared"]]
+    assert (shared["name"], shared["sharedBy"]) == ("sweeper", 2)
+    assert {seg_id(f"deadline-{sweep}-job-a"), seg_id("start-job-a"), seg_id("deadline-run-job-a")} <= ids
+    # and nothing of the neighbour's: neither its subsegment nor its run
+    assert not ids & {seg_id(f"deadline-{sweep}-{neighbour}"), seg_id(f"deadline-run-{neighbour}")}
+    assert not any(span["kind"] == "queue wait" for span in spans)  # a schedule, not a queue
