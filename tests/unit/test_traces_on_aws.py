@@ -492,7 +492,10 @@ def test_both_apis_are_followed_to_their_last_page_and_read_five_ids_a_call() ->
             "batch_get_traces", {"Traces": [batch_of(i) for i in ids[5:10]]}, {"TraceIds": ids[5:10]}
         )
         stub.add_response(
-            "batch_get_traces", {"Traces": [batch_of(i) for i in ids[10:]]}, {"TraceIds": ids[10:]}
+            # the last one over X-Ray's trace size: LimitExceeded, some of its documents missing
+            "batch_get_traces",
+            {"Traces": [batch_of(ids[10]), {**batch_of(ids[11]), "LimitExceeded": True}]},
+            {"TraceIds": ids[10:]},
         )
         # WHEN its trace is read
         result = job_trace(aws_target({"xray": xray}), record)
@@ -503,6 +506,10 @@ def test_both_apis_are_followed_to_their_last_page_and_read_five_ids_a_call() ->
     assert {span["sharedBy"] for span in result["spans"] if span["shared"]} == {2}
     assert sum(span["name"] == "## resize job" for span in result["spans"]) == 11
     assert all(url.endswith(f"#xray:traces/{i}") for url, i in zip(result["consoleUrls"], ids, strict=True))
+    assert result["limitExceededTraceIds"] == [ids[-1]]
+    assert result["problems"] == [
+        f"These traces are over X-Ray's size limit and miss some segments: {ids[-1]}"
+    ]
 
 
 def test_a_job_retried_two_days_later_is_searched_in_two_short_windows() -> None:
