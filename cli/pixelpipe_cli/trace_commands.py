@@ -17,7 +17,7 @@ _BAR_WIDTH = 40
 
 
 def _shared_by(jobs: int) -> str:
-    return f"shared by {jobs} jobs" if jobs > 1 else "a batch of this job only"
+    return f"shared by {jobs} jobs" if jobs > 1 else "batch of 1"
 
 
 def waterfall(trace: dict[str, Any]) -> Table:
