@@ -1,9 +1,11 @@
 """`pixelpipe cost`: dollars per 1,000 images, priced from what finished jobs on the local stack really did.
 
-Each COMPLETE job's X-Ray trace (the local stack records every hop and every AWS call a handler makes) gives
-the functions' durations, split into compute and waiting on AWS; the calls by service and operation; the
-queue deliveries and the reconcile executions with their states. The job record gives message, item and
-object sizes, and each execution's history the bytes that logging level ALL writes to CloudWatch Logs.
+Each COMPLETE job's waterfall (traces.job_trace: the local stack records every hop and every AWS call a
+handler makes) gives the functions' durations, split into compute and waiting on AWS — of a worker
+invocation the job shared with its batch, only the job's own subsegment; the calls by service and
+operation; the queue deliveries and the reconcile executions with their states. The job record gives
+message, item and object sizes, and each execution's history the bytes that logging level ALL writes to
+CloudWatch Logs.
 cost_model.py prices the averages with prices_us_east_1.py.
 """
 
