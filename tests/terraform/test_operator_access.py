@@ -17,11 +17,12 @@ from botocore.stub import Stubber
 from iam_policy import ALLOW, Statement, decide, document
 from starlette.testclient import TestClient
 from test_least_privilege import arn
-from tf_model import ACCOUNT, PARTITION, REGION, Scope, pipeline_config, root
+from tf_model import ACCOUNT, PARTITION, REGION, Scope, evaluate, pipeline_config, root
 
 from pixelpipe.config import workers
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.redrivers import MoveTaskRedriver, RedriveReport
+from pixelpipe_cli.workflow_sources import fetch_log_trace
 from pixelpipe_console.app import create_app
 from pixelpipe_emulator.boto_session import default_session
 from pixelpipe_emulator.call_recorder import CallRecorder, RecordedCall, read_calls
@@ -274,3 +275,23 @@ def test_star_only_for_actions_without_resource_level_permissions() -> None:
             if "*" in statement.resources:
                 assert statement.resources == ("*",), (role, statement.sid)
                 assert set(statement.actions) <= NO_RESOURCE_LEVEL, (role, statement.sid)
+
+
+def test_the_express_history_read_is_the_one_the_aws_path_makes_on_the_machines_log_group() -> None:
+    # GIVEN the AWS branch of `job --history` / the console's job page: an Express execution's events
+    # from the state machine's log group, two pages as FilterLogEvents pages them
+    logs = boto3.client("logs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    recorder = CallRecorder("viewer", Path(tempfile.mkdtemp()))
+    logs.meta.events.register("provide-client-params", recorder.on_call)
+    group = evaluate("${module.reconciler.log_group_name}", Scope(root()))
+    execution = f"arn:aws:states:us-east-1:{ACCOUNT}:express:pixelpipe-reconcile:run:1"
+    with Stubber(logs) as stub:
+        stub.add_response("filter_log_events", {"events": [], "nextToken": "next"})
+        stub.add_response("filter_log_events", {"events": []})
+        recorder.wrap(lambda: fetch_log_trace(logs, group, execution))()
+    # THEN it is exactly the viewer's AWS-only read, allowed on that log group and no other
+    assert {action_of(c) for c in recorder._seen} == AWS_ONLY_VIEWER
+    log_group = f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+    assert decide(policy("viewer"), "logs:FilterLogEvents", log_group) == ALLOW
+    other = f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/another:*"
+    assert decide(policy("viewer"), "logs:FilterLogEvents", other) != ALLOW
