@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +19,12 @@ _BAR_WIDTH = 40
 
 def _shared_by(jobs: int) -> str:
     return f"shared by {jobs} jobs" if jobs > 1 else "batch of 1"
+
+
+def _unreadable(error: Exception) -> typer.Exit:
+    """An AWS error as one line on stderr (the call and its reason), not a traceback."""
+    render.error_console.print(render.message(render.literal("traces unreadable: ", style="red"), str(error)))
+    return typer.Exit(1)
 
 
 def waterfall(trace: dict[str, Any]) -> Table:
@@ -53,7 +60,10 @@ def trace(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False)
     job = client.get(job_id)
     if job is None:
         raise typer.BadParameter(f"no job {job_id}")
-    result = job_trace(client.target, job)
+    try:
+        result = job_trace(client.target, job)
+    except (ClientError, BotoCoreError) as error:  # e.g. a role without xray:GetTraceSummaries
+        raise _unreadable(error) from None
     if as_json:
         render.print_json(result)
         return
@@ -78,7 +88,10 @@ def slow(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The slowest finished jobs and the slowest hop of each."""
-    rows = slow_jobs(JobsClient(current_target()), top, since)
+    try:
+        rows = slow_jobs(JobsClient(current_target()), top, since)
+    except (ClientError, BotoCoreError) as error:
+        raise _unreadable(error) from None
     if as_json:
         render.print_json(rows)
         return

@@ -171,3 +171,25 @@ def test_cost_counts_only_the_jobs_share_of_a_shared_invocation() -> None:
     assert measure.waiting_ms["resize-worker"] == pytest.approx(100.0)
     usage = usage_of([measure])
     assert usage.functions["resize-worker"].compute_ms == pytest.approx(390.0)
+
+
+def test_pixelpipe_trace_names_an_aws_refusal_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an operator whose role may not call GetTraceSummaries
+    record = job_record("job-a", OWN["job-a"])
+    xray = boto3.client("xray", region_name="eu-west-1")
+    stub = Stubber(xray)
+    stub.add_client_error("get_trace_summaries", "AccessDeniedException", "not authorized", 403)
+    stub.activate()
+    target = aws_target(
+        {"xray": xray, **{n: boto3.client(n, region_name="eu-west-1") for n in ("s3", "dynamodb")}}
+    )
+    monkeypatch.setattr(trace_commands, "current_target", lambda: target)
+    monkeypatch.setattr(trace_commands.JobsClient, "get", lambda self, job_id: record)
+    err = io.StringIO()
+    monkeypatch.setattr(render, "error_console", Console(file=err, width=300))
+    # WHEN it asks for a trace
+    result = CliRunner().invoke(app, ["trace", "job-a"])
+    # THEN the command says which call was refused, and exits 1 without a traceback
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "traces unreadable: " in err.getvalue() and "GetTraceSummaries" in err.getvalue()
+    assert "AccessDeniedException" in err.getvalue()
