@@ -53,7 +53,13 @@ def history_times(job: dict[str, Any]) -> list[datetime]:
     for step in (job.get("steps") or {}).values():
         values += [step.get("startedAt"), step.get("finishedAt")]
     values += [entry.get("at") for entry in job.get("history") or []]
-    return sorted({parse_iso(value) for value in values if value})
+    moments = set()
+    for value in values:
+        try:
+            moments.add(parse_iso(value))
+        except (TypeError, ValueError):  # absent, or not the record's format: no moment to search around
+            continue
+    return sorted(moments)
 
 
 def search_windows(job: dict[str, Any], now: datetime | None = None) -> list[tuple[datetime, datetime]]:

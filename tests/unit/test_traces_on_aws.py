@@ -747,3 +747,11 @@ def test_a_timed_out_job_sees_its_deadline_work_in_the_sweep_trace_and_not_the_o
     # and nothing of the neighbour's: neither its subsegment nor its run
     assert not ids & {seg_id(f"deadline-{sweep}-{neighbour}"), seg_id(f"deadline-run-{neighbour}")}
     assert not any(span["kind"] == "queue wait" for span in spans)  # a schedule, not a queue
+
+
+def test_windows_skip_record_times_they_cannot_read() -> None:
+    # GIVEN a record with a history entry whose time is missing and one in another format
+    record = job_record("job-a", OWN["job-a"])
+    record["history"] += [{"event": "x"}, {"at": "yesterday", "event": "y"}]
+    # WHEN its windows are made, THEN they are the readable moments' window, nothing fails
+    assert trace_search.search_windows(record) == [first_window(record)]
