@@ -6,12 +6,10 @@
 # ---------------------------------------------------------------------------------------------------------
 locals {
   # Queue ARNs from the names Terraform gives the queues (modules/messaging: name_prefix + pipeline.json).
-  sqs_arn_prefix             = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.prefix}"
-  operator_worker_queue_arns = [for worker in values(local.workers) : "${local.sqs_arn_prefix}${worker.queue}"]
-  operator_dlq_arns = concat(
-    [for worker in values(local.workers) : "${local.sqs_arn_prefix}${worker.dlq}"],
-    [aws_sqs_queue.dispatch_failures.arn],
-  )
+  sqs_arn_prefix              = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.prefix}"
+  operator_worker_queue_arns  = [for worker in values(local.workers) : "${local.sqs_arn_prefix}${worker.queue}"]
+  operator_worker_dlq_arns    = [for worker in values(local.workers) : "${local.sqs_arn_prefix}${worker.dlq}"]
+  operator_dlq_arns           = concat(local.operator_worker_dlq_arns, [aws_sqs_queue.dispatch_failures.arn])
   operator_queue_arns         = concat(local.operator_worker_queue_arns, local.operator_dlq_arns)
   state_machine_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${module.reconciler.log_group_name}:*"
 }
@@ -90,16 +88,19 @@ data "aws_iam_policy_document" "operator" {
 
   statement {
     sid = "RedriveDeadLetters"
-    # dlq redrive: unhide the scanned messages, then SQS's own move task from each DLQ (StartMessageMoveTask
-    # also needs ReceiveMessage/DeleteMessage/GetQueueAttributes on the source); a re-delivered dispatch
-    # failure is deleted from its queue.
-    actions = [
-      "sqs:ChangeMessageVisibility",
-      "sqs:DeleteMessage",
-      "sqs:StartMessageMoveTask",
-      "sqs:ListMessageMoveTasks",
-    ]
+    # dlq redrive: scanned messages made visible again (for the move task, or left for inspection); a
+    # re-delivered dispatch failure deleted from its queue; the move task deletes from the DLQ with the
+    # caller's permissions.
+    actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage"]
     resources = local.operator_dlq_arns
+  }
+
+  statement {
+    sid = "MoveDeadLettersBack"
+    # dlq redrive: SQS's own redrive from a worker's DLQ to its queue, followed by its task handle. The
+    # dispatch failures queue is redriven by re-invoking dispatch-tasks, never by a move task.
+    actions   = ["sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"]
+    resources = local.operator_worker_dlq_arns
   }
 
   statement {

@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------------------------------------------------
-# X-Ray sampling (docs/operations.md, "Which jobs have a trace"). A custom rule governs the services that
+# X-Ray sampling (docs/deploy.md, "Which jobs have a trace"). A custom rule governs the services that
 # consult X-Ray's sampling rules: here the reconcile state machine's executions started without a sampled
 # trace header. Lambda does not consult them: an S3-invoked dispatch-tasks (no upstream header) is sampled
 # at Lambda's fixed rate of 1 request a second plus 5 % of the rest, which sets how many jobs have a trace.

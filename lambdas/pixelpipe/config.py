@@ -75,7 +75,7 @@ class AlarmsConfig(_Section):
 
 
 class XraySamplingConfig(_Section):
-    """The X-Ray sampling rule Terraform creates for the reconcile state machine (docs/operations.md):
+    """The X-Ray sampling rule Terraform creates for the reconcile state machine (docs/deploy.md):
     traces recorded per second before the rate applies, then the fraction of the rest."""
 
     reservoir_per_second: int = Field(ge=0)

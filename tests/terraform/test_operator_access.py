@@ -262,7 +262,11 @@ def test_no_role_may_receive_from_a_live_worker_queue_or_move_messages_out_of_it
             assert decide(policy(role), "sqs:ReceiveMessage", queue) != ALLOW, (role, step)
             assert decide(policy(role), "sqs:ReceiveMessage", dlq) == ALLOW, (role, step)
         assert decide(policy("operator"), "sqs:StartMessageMoveTask", queue) != ALLOW, step
+        assert decide(policy("operator"), "sqs:StartMessageMoveTask", dlq) == ALLOW, step
         assert decide(policy("viewer"), "sqs:StartMessageMoveTask", dlq) != ALLOW, step
+    # the dispatch failures queue is redriven by re-invoking dispatch-tasks, never by a move task
+    failures = arn("sqs", pipeline_config()["functions"]["dispatch-tasks"]["failure_queue"])
+    assert decide(policy("operator"), "sqs:StartMessageMoveTask", failures) != ALLOW
 
 
 # Actions the Service Authorization Reference lists with no resource type: "*" is their only resource.
