@@ -43,16 +43,14 @@ class Console:
 
 
 class GuardMiddleware(BaseHTTPMiddleware):
-    """Host checked on every request; Origin and token on every state-changing one."""
+    """Host checked on every request; where a GET comes from; Origin and token on every state-changing one."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         guard: Guard = request.app.state.console.guard
         if request.method not in ("GET", "HEAD"):
             reason = await guard.refusal(request)
-        elif not guard.host_allowed(request):
-            reason = "this console only answers to its own address"
         else:
-            reason = None
+            reason = guard.read_refusal(request)  # Host; no cross-site streams, fragments or images
         if reason:
             return PlainTextResponse(f"403 refused: {reason}", status_code=403)
         response = await call_next(request)

@@ -81,6 +81,54 @@ def test_a_request_naming_another_host_is_refused(browser: TestClient, loader: N
     assert posted.status_code == 403 and loader.calls == 0
 
 
+# What Chrome and Firefox send for an EventSource, a fetch, an <img> or an <iframe> from another page: the
+# live streams poll the jobs table twice a second, so another site must not be able to open them.
+CROSS_SITE_STREAM = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+FOREIGN_GETS = {
+    "EventSource from another site": {**CROSS_SITE_STREAM, "Origin": "http://evil.example"},
+    "EventSource from another port on localhost (same-site)": {
+        "Sec-Fetch-Site": "same-site",
+        "Sec-Fetch-Mode": "cors",
+        "Origin": "http://localhost:3000",
+    },
+    "an older browser's EventSource (Origin only)": {"Origin": "http://evil.example"},
+    "a no-cors fetch or <img> (no Origin)": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},
+    "an <iframe>": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+}
+
+
+@pytest.mark.parametrize("path", ["/live/jobs", "/live/jobs/some-job", "/jobs/rows", "/jobs/x/thumbnails/0"])
+@pytest.mark.parametrize("who", list(FOREIGN_GETS))
+def test_another_site_cannot_open_a_live_stream_or_load_a_fragment(
+    browser: TestClient, loader: NoStack, path: str, who: str
+) -> None:
+    # GIVEN a page on another site asking for a stream, a fragment or a thumbnail
+    answer = browser.get(path, headers=FOREIGN_GETS[who])
+    # THEN the console refuses before touching the target: no polling, no read
+    assert answer.status_code == 403
+    assert "refused" in answer.text
+    assert loader.calls == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # a client that sends no fetch metadata (curl, tests)
+        {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},  # htmx
+        {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},  # typed
+        # a link to the console followed from another page opens it (the page then loads same-origin)
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+        {"Sec-Fetch-Site": "same-origin", "Origin": ORIGIN},
+    ],
+)
+def test_the_consoles_own_gets_and_a_followed_link_go_through(
+    browser: TestClient, loader: NoStack, headers: dict[str, str]
+) -> None:
+    answer = browser.get("/jobs", headers=headers)
+    assert loader.calls == 1
+    assert answer.status_code == 404 and "no stack to talk to" in answer.text
+
+
 @pytest.mark.parametrize(
     "headers",
     [
