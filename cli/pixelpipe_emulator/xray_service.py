@@ -80,8 +80,19 @@ class CompiledTrace:
         self._entities: dict[str, dict[str, Any]] = {}  # every segment and subsegment, by id
         self._inferred_for: set[str] = set()  # SDK subsegments already given their inferred segment
         self.annotated: set[tuple[str, Any]] = set()  # every (key, value) annotated anywhere in it
+        # Earliest start and latest end of any document: kept as documents arrive, so a summary search
+        # over thousands of traces does not walk their documents.
+        self.start_time = float(int(trace_id.split("-")[1], 16))
+        self.end_time = self.start_time
+        self._timed = False
 
     def add(self, document: dict[str, Any]) -> None:
+        start = float(document["start_time"])
+        end = float(document.get("end_time", start))
+        if self._timed:
+            self.start_time, self.end_time = min(self.start_time, start), max(self.end_time, end)
+        else:
+            self.start_time, self.end_time, self._timed = start, end, True
         if document.get("type") == "subsegment":
             parent = self._entities.get(document.get("parent_id", ""))
             if parent is not None:
@@ -141,16 +152,6 @@ class CompiledTrace:
         for document in self.documents.values():
             walk(document)
         return found
-
-    @property
-    def start_time(self) -> float:
-        starts = [d["start_time"] for d in self.documents.values() if "start_time" in d]
-        return min(starts) if starts else float(int(self.trace_id.split("-")[1], 16))
-
-    @property
-    def end_time(self) -> float:
-        ends = [d.get("end_time", d["start_time"]) for d in self.documents.values() if "start_time" in d]
-        return max(ends) if ends else self.start_time
 
     def as_trace(self) -> dict[str, Any]:
         """The `Trace` of a BatchGetTraces answer."""
