@@ -170,10 +170,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Recorde
                     result = cli(stack, *args)
                     assert result.exit_code in (0, 1), (args, result.output)
 
-            viewer.wrap(as_viewer)()
-            operator.wrap(as_operator)()
-            session.events.unregister("provide-client-params", viewer.on_call)
-            session.events.unregister("provide-client-params", operator.on_call)
+            try:
+                viewer.wrap(as_viewer)()
+                operator.wrap(as_operator)()
+            finally:
+                session.events.unregister("provide-client-params", viewer.on_call)
+                session.events.unregister("provide-client-params", operator.on_call)
         calls = read_calls(calls_dir)
     finally:
         monkeypatch.undo()
