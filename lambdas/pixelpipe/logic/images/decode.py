@@ -6,6 +6,8 @@ unsupported format, decompression bomb, zero width or height, oversized metadata
 truncated data) raises `PermanentError` with a reason a person can read.
 Pillow exceptions never escape; `MemoryError` does, because a retry might get more memory.
 EXIF orientation is applied here, once, so every consumer sees the photo as it should be displayed.
+Only the parsers of the formats pipeline.json allows ever see the bytes (`Image.open(formats=...)`):
+Pillow would otherwise try every plugin it has (TIFF, BMP, PSD, ...) on whatever was uploaded.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from pixelpipe.logic.errors import PermanentError
-from pixelpipe.logic.images.sniff import describe_unrecognised, no_pixels
+from pixelpipe.logic.images.sniff import describe_unrecognised, image_format_by_magic, no_pixels
 
 _EXIF_ORIENTATION = 0x0112
 # Formats Pillow names differently from what a user uploaded: MPO is a JPEG with extra frames
@@ -35,6 +37,12 @@ class ImageLimits:
     max_input_bytes: int
     max_input_pixels: int
     allowed_formats: tuple[str, ...]
+
+    @property
+    def pillow_formats(self) -> tuple[str, ...]:
+        """Pillow's plugin names for the allowed formats (JPEG brings MPO, the same file family)."""
+        Image.init()
+        return tuple(name for name in Image.ID if canonical_format(name) in self.allowed_formats)
 
     @classmethod
     def from_config(cls, limits: dict) -> ImageLimits:
@@ -88,10 +96,13 @@ def _identify(data: bytes, limits: ImageLimits) -> ImageFile.ImageFile:
         )
     try:
         with _strict_decoding(limits):
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=limits.pillow_formats)
     except MemoryError:
         raise
     except UnidentifiedImageError as exc:
+        named = image_format_by_magic(data)
+        if named is not None and canonical_format(named) not in limits.allowed_formats:
+            raise PermanentError(f"unsupported format: {named}") from exc
         raise PermanentError(describe_unrecognised(data)) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PermanentError(_too_many_pixels(exc, limits)) from exc

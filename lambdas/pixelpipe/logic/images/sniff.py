@@ -29,6 +29,28 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 _JPEG_FRAME_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
+# Formats Pillow could parse that pipeline.json may leave out: named by their magic, never parsed.
+_OTHER_IMAGE_MAGIC = (
+    (b"BM", "BMP"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"\x00\x00\x02\x00", "CUR"),
+    (b"8BPS", "PSD"),
+    (b"icns", "ICNS"),
+    (b"\x0a\x05\x01", "PCX"),
+    (b"qoif", "QOI"),
+)
+
+
+def image_format_by_magic(data: bytes) -> str | None:
+    """The image format `data` starts like (Pillow's name), from its first bytes only, or None."""
+    for magic, name in (*_IMAGE_MAGIC, *_OTHER_IMAGE_MAGIC):
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
 def describe_unrecognised(data: bytes) -> str:
     """Why Pillow could not identify `data`, in words: broken image, other file type, or text."""
     declared = _declared_size(data)
