@@ -123,7 +123,7 @@ def test_a_burst_is_processed_in_shared_batch_invocations_each_linked_to_its_job
             assert len(mine) == 1, (job_id, step, len(mine))
 
 
-def test_no_stored_document_is_a_segment_aws_does_not_write_and_inferred_ones_hang_off_sdk_calls(
+def test_no_stored_document_is_a_segment_aws_does_not_write_nor_a_response_and_inferred_ones_hang_off_calls(
     burst: list[dict[str, Any]], stack: LocalStack
 ) -> None:
     # GIVEN the burst's traces, complete WHEN every stored document is read
@@ -137,6 +137,16 @@ def test_no_stored_document_is_a_segment_aws_does_not_write_and_inferred_ones_ha
     # THEN no queue segment is written by anyone (SQS writes none on AWS) ...
     queues = [d for d in documents if d.get("origin") == "AWS::SQS::Queue" and not d.get("inferred")]
     assert queues == []
+    # ... no handler's response is kept in X-Ray (dispatch's names object keys; Powertools would put it
+    # in the handler subsegment's metadata)
+    responses = [
+        e["id"]
+        for d in documents
+        for e in walk(d)
+        for values in (e.get("metadata") or {}).values()
+        if isinstance(values, dict) and any(key.endswith("response") for key in values)
+    ]
+    assert responses == []
     # ... and every inferred segment hangs off an AWS SDK call subsegment of its own trace
     inferred = [d for d in documents if d.get("inferred")]
     assert {d["name"] for d in inferred} >= {"DynamoDB", "S3", "SNS", "STEPFUNCTIONS"}
