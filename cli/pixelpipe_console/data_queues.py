@@ -181,9 +181,15 @@ class PipelineMap:
     outlet: list[MapNode]  # state machine, jobs table, thumbnails bucket
 
 
+def _failures_name(target: Target, config: dict) -> str:
+    arn = target.queues.get(DISPATCH_FAILURES_QUEUE, {}).get("arn")
+    return arn.rsplit(":", 1)[-1] if arn else config["functions"]["dispatch-tasks"]["failure_queue"]
+
+
 def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
-    """The architecture from pipeline.json (a new worker gets its own lane), with live counts (the jobs
-    per status as the console's StatusCounts gives them)."""
+    """The architecture from pipeline.json (a new worker gets its own lane), each part under its deployed
+    name (name_prefix included), with live counts (the jobs per status as the console's StatusCounts gives
+    them)."""
     config = pipeline_config()
     sqs = target.client("sqs")
     recent_failed = [
@@ -198,8 +204,8 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
     intake = [
         MapNode("upload-bucket", "bucket", target.upload_bucket, {"prefix": target.upload_prefix}),
         MapNode("dispatch", "function", target.dispatch_function, {}),
-        MapNode("dispatch-failures", "dlq", config["functions"]["dispatch-tasks"]["failure_queue"], failures),
-        MapNode("topic", "topic", config["topic"]["name"], {}),
+        MapNode("dispatch-failures", "dlq", _failures_name(target, config), failures),
+        MapNode("topic", "topic", target.topic_arn.rsplit(":", 1)[-1], {}),
     ]
     lanes = []
     for step, worker in workers().items():
@@ -212,16 +218,23 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
         )
         lanes.append(
             [
-                MapNode(f"queue-{step}", "queue", worker.queue, {"waiting": visible, "in flight": in_flight}),
+                MapNode(
+                    f"queue-{step}",
+                    "queue",
+                    queue_name(target, step),
+                    {"waiting": visible, "in flight": in_flight},
+                ),
                 MapNode(f"worker-{step}", "function", worker.function, {"failed last hour": failed_here}),
-                MapNode(f"dlq-{step}", "dlq", worker.dlq, {"dead": dead + dead_in_flight}),
+                MapNode(
+                    f"dlq-{step}", "dlq", queue_name(target, step, dlq=True), {"dead": dead + dead_in_flight}
+                ),
             ]
         )
     outlet = [
         MapNode(
             "state-machine",
             "state machine",
-            config["state_machine"]["name"],
+            target.state_machine_arn.rsplit(":", 1)[-1],
             {"running jobs": counts["PENDING"]},
         ),
         MapNode(
