@@ -32,7 +32,7 @@ variable "state_machine_arn" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the custom EMF metrics (JobsCompleted, JobsFailed, StepDuration)."
+  description = "CloudWatch namespace of the custom metrics: the stack's (<name_prefix>PixelPipe)."
   type        = string
 }
 
