@@ -24,7 +24,7 @@ from pixelpipe.aws_clients import LazyClient
 from pixelpipe.config import lambda_settings, workers
 from pixelpipe.logic.job_message import JobMessage, MalformedMessage, parse_job_message
 from pixelpipe.logic.jobs import StepCompletion
-from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner
+from pixelpipe.logic.step_runner import Delivery, GiveUp, StepRunner, UploadLocation
 from pixelpipe.metrics import metrics, record_retry
 from pixelpipe.tracing import job_subsegment, job_trace_header, subsegment, tracer
 
@@ -84,6 +84,7 @@ def build_worker_handler(step: str, work: Callable[[JobMessage], Any]) -> Callab
         jobs=JobsTable(LazyClient("dynamodb"), resources.table, settings.pipeline.table.status_index),
         reconcile=ReconcileReporter(Reconciler(LazyClient("stepfunctions"), resources.state_machine_arn)),
         work=work,
+        uploads=UploadLocation(resources.upload_bucket, settings.pipeline.storage.upload_prefix),
     )
     processor = BatchProcessor(event_type=EventType.SQS)
     started = [0]  # records started in the current invocation

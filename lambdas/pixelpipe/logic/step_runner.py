@@ -7,6 +7,8 @@
   the message is left to go to the dead-letter queue.
 - A completion that cannot be reported on the last allowed receive is written on the job as the
   step's reason, so the deadline that fails the job names it instead of a bare timeout.
+- A message naming an object outside the upload bucket's upload prefix fails its step unread: the worker
+  reads what the message names, so the message is held to where uploads can be (`UploadLocation`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,20 @@ class Delivery:
     receive_count: int
 
 
+@dataclass(frozen=True)
+class UploadLocation:
+    """Where every job's source object is: the deployed upload bucket and pipeline.json's upload prefix."""
+
+    bucket: str
+    prefix: str
+
+    def refusal(self, message: JobMessage) -> str | None:
+        """Why the worker must not read the object `message` names, or None."""
+        if message.bucket != self.bucket or not message.key.startswith(self.prefix):
+            return f"message names an object outside {self.bucket}/{self.prefix}: refused unread"
+        return None
+
+
 class GiveUp(Exception):
     """The last allowed receive failed transiently: reported FAILED, message bound for the DLQ."""
 
@@ -55,12 +71,16 @@ class StepRunner:
     reconcile: StartsReconcile
     work: Callable[[JobMessage], Any]
     clock: Callable[[], str] = now_iso
+    uploads: UploadLocation | None = None
 
     def handle(self, delivery: Delivery) -> str:
         """Run the step; returns the outcome, raises to ask SQS for another delivery."""
-        return self._attempt(
-            delivery.message.job_id, delivery.receive_count, partial(self.work, delivery.message)
-        )
+        message = delivery.message
+        refused = self.uploads.refusal(message) if self.uploads is not None else None
+        if refused is not None:
+            logger.error("message outside the upload location", job_id=message.job_id)
+            return self.reject(message.job_id, delivery.receive_count, refused)
+        return self._attempt(message.job_id, delivery.receive_count, partial(self.work, message))
 
     def reject(self, job_id: str, receive_count: int, reason: str) -> str:
         """Fail the step of `job_id` at once with `reason`: the delivery cannot be worked on (malformed)."""
