@@ -15,13 +15,14 @@ module "storage" {
   source = "./modules/storage"
 
   # Bucket names are global: suffix the config names with the account id.
-  upload_bucket_name     = "${local.prefix}${local.config.storage.upload_bucket}-${local.account_id}"
-  thumbnail_bucket_name  = "${local.prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}"
-  upload_prefix          = local.config.storage.upload_prefix
-  thumbnail_prefix       = local.config.storage.thumbnail_prefix
-  upload_expiration_days = local.config.retention.uploads_days
-  dispatch_function_arn  = module.dispatch_tasks.function_arn
-  dispatch_function_name = module.dispatch_tasks.function_name
+  upload_bucket_name        = "${local.prefix}${local.config.storage.upload_bucket}-${local.account_id}"
+  thumbnail_bucket_name     = "${local.prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}"
+  upload_prefix             = local.config.storage.upload_prefix
+  thumbnail_prefix          = local.config.storage.thumbnail_prefix
+  upload_expiration_days    = local.config.retention.uploads_days
+  thumbnail_expiration_days = local.config.retention.records_days # go when the records naming them go
+  dispatch_function_arn     = module.dispatch_tasks.function_arn
+  dispatch_function_name    = module.dispatch_tasks.function_name
 }
 
 module "jobs_table" {

@@ -53,9 +53,12 @@ def test_uploads_expire_after_the_configured_days_and_their_old_versions_after_t
     assert all(first(r["status"]) == "Enabled" for r in rules)
 
 
-def test_thumbnails_keep_only_the_version_cleanup():
+def test_thumbnails_expire_with_the_job_records_that_name_them():
     rules = lifecycle_rules("thumbnails")
-    assert [r for r in rules if "expiration" in r] == []
+    expirations = [first(r["expiration"]) for r in rules if "expiration" in r]
+    assert {"days": pipeline_config()["retention"]["records_days"]} in expirations
+    assert {"expired_object_delete_marker": True} in expirations
+    assert any("noncurrent_version_expiration" in r for r in rules)
 
 
 def test_job_records_expire_through_dynamodb_ttl_on_the_attribute_dispatch_writes():

@@ -1,9 +1,10 @@
 locals {
-  # expiration_days: how long an object is kept at all (null: until deleted). Originals expire: they carry
-  # the uploader's EXIF metadata, GPS position included (docs/security.md).
+  # expiration_days: how long an object is kept at all. Originals expire: they carry the uploader's EXIF
+  # metadata, GPS position included; thumbnails expire with the job records that name them, so no
+  # picture outlives its record (docs/security.md).
   buckets = {
     uploads    = { name = var.upload_bucket_name, prefix = var.upload_prefix, expiration_days = var.upload_expiration_days }
-    thumbnails = { name = var.thumbnail_bucket_name, prefix = var.thumbnail_prefix, expiration_days = null }
+    thumbnails = { name = var.thumbnail_bucket_name, prefix = var.thumbnail_prefix, expiration_days = var.thumbnail_expiration_days }
   }
 }
 
@@ -72,7 +73,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     filter {}
 
-    # Only where the bucket has a retention period (uploads: the originals, EXIF and GPS included). The
+    # Every bucket has a retention period (uploads: the originals; thumbnails: as long as the records). The
     # bucket is versioned: the expired current version becomes noncurrent, removed after
     # noncurrent_version_expiration_days; the delete marker left on top is removed by the next rule.
     dynamic "expiration" {

@@ -63,3 +63,13 @@ variable "upload_expiration_days" {
     error_message = "upload_expiration_days must be at least 1."
   }
 }
+
+variable "thumbnail_expiration_days" {
+  description = "Days after which a thumbnail expires: the job record that names it expires then too (pipeline.json retention.records_days)."
+  type        = number
+
+  validation {
+    condition     = var.thumbnail_expiration_days >= 1
+    error_message = "thumbnail_expiration_days must be at least 1."
+  }
+}
