@@ -58,6 +58,15 @@ def test_the_matcher_follows_the_documented_schema_rule() -> None:
 
 
 # --------------------------------------------------------------------------- metrics as AWS publishes them
+def step_metric_names() -> list[str]:
+    """The values the workers give `stepMetric`, the ASL's `MetricName.$` (adapters/reconciler.py)."""
+    source = (REPO_ROOT / "lambdas/pixelpipe/adapters/reconciler.py").read_text()
+    line = next(line for line in source.splitlines() if '"stepMetric"' in line)
+    names = re.findall(r'"(Step\w+)"', line)
+    assert len(names) == 2, line
+    return names
+
+
 def state_machine_metrics(namespace: str) -> list[Metric]:
     """Every metric the ASL's PutMetricData tasks send: names (a `MetricName.$` path takes each value its
     choices give it) and dimension names, as written in the ASL."""
@@ -67,7 +76,7 @@ def state_machine_metrics(namespace: str) -> list[Metric]:
         if not state.get("Resource", "").endswith(":cloudwatch:putMetricData"):
             continue
         for datum in state["Parameters"]["MetricData"]:
-            names = [datum["MetricName"]] if "MetricName" in datum else ["StepSucceeded", "StepFailed"]
+            names = [datum["MetricName"]] if "MetricName" in datum else step_metric_names()
             dimensions = [{"Name": d["Name"], "Value": "resize"} for d in datum.get("Dimensions", [])]
             published += [{"Namespace": namespace, "MetricName": n, "Dimensions": dimensions} for n in names]
     return published
