@@ -6,7 +6,8 @@ How a metric is published:
 - The state machine's PutMetricData (statemachine/reconcile.asl.json): the dimensions its Task names.
 - The functions' metrics (lambdas/pixelpipe/metrics.py) go out as Powertools EMF, which adds `service`
   (POWERTOOLS_SERVICE_NAME); the EMF below is Powertools' own serialisation.
-How SEARCH matches (CloudWatch User Guide, "CloudWatch search expression syntax"): a schema in braces
+How SEARCH matches (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/search-expression-syntax.html,
+"metric schema"): a schema in braces
 `{Namespace,Dim1,...}` matches only metrics in that namespace whose dimension NAMES are exactly the ones
 listed (none listed: only metrics without dimensions); `MetricName="X"` then keeps metric X.
 """
