@@ -146,6 +146,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Recorde
                     ["graph", done, "--out", str(out / "graph.svg")],
                     ["trace", done, "--json"],
                     ["slow", "--json"],
+                    ["cost", "--json", "--limit", "5"],
                     ["dlq", "list"],
                 ):
                     result = cli(stack, *args)
