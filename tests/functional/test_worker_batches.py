@@ -22,9 +22,16 @@ from test_handlers import (  # noqa: F401  (fixtures)
 from pixelpipe.adapters.reconciler import Reconciler
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.config import workers
-from pixelpipe.handlers.worker_runtime import RECORD_TIME_RESERVE_MS
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_emulator.lambda_host import LambdaContext, function_spec
+
+
+def record_time_reserve_ms() -> int:
+    """Read after a function is loaded: importing a handler module reads the function's environment
+    (Powertools' metrics namespace), which the `load_function` fixture sets."""
+    from pixelpipe.handlers.worker_runtime import RECORD_TIME_RESERVE_MS
+
+    return RECORD_TIME_RESERVE_MS
 
 
 class RunningOutContext(LambdaContext):
@@ -69,7 +76,7 @@ def test_a_batch_hands_back_the_records_it_would_not_finish_before_its_timeout(
     messages = dispatched_messages(aws, load_function, chelsea_jpeg, 4)
     resize = load_function("resize-worker")
     context = RunningOutContext("resize-worker", per_image_ms=13_000)
-    assert workers()["resize"].timeout_seconds * 1000 - 2 * 13_000 < RECORD_TIME_RESERVE_MS
+    assert workers()["resize"].timeout_seconds * 1000 - 2 * 13_000 < record_time_reserve_ms()
     real_read = Storage.read
 
     def slow_read(self, *args, **kwargs):
@@ -108,7 +115,7 @@ def test_the_first_record_always_starts_even_with_less_than_the_reserve_left(
     resize = load_function("resize-worker")
     timeout_ms = workers()["resize"].timeout_seconds * 1000
     context = RunningOutContext(
-        "resize-worker", per_image_ms=0, used_ms=timeout_ms - RECORD_TIME_RESERVE_MS // 2
+        "resize-worker", per_image_ms=0, used_ms=timeout_ms - record_time_reserve_ms() // 2
     )
     event = sqs_event(messages, aws.target.queues["resize"]["arn"], aws.target.region)
 
