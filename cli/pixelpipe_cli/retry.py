@@ -11,14 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from pixelpipe.adapters.jobs_table import JobsTable, is_conditional_failure
+from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.topic import JobsTopic
 from pixelpipe.config import pipeline_config
-from pixelpipe.logic.clock import now_iso
-from pixelpipe.logic.job_message import JobMessage
-from pixelpipe.logic.lifecycle import JobStatus, RetryRefused, deadline_after, steps_to_retry
+from pixelpipe.logic import retry as job_retry
+from pixelpipe.logic.lifecycle import JobStatus
 from pixelpipe_cli.target import Target
 
 
@@ -31,27 +28,13 @@ def jobs_table(target: Target) -> JobsTable:
 
 
 def reopen(jobs: JobsTable, job_id: str, steps: list[str], detail: str, force: bool = False) -> bool:
-    """Reopen `steps` of a job with a fresh deadline; False when the job changed under us.
-
-    A reopened job gets the same time to finish as a new one (limits.job_deadline_seconds).
-    """
-    now = now_iso()
-    deadline = deadline_after(now, pipeline_config()["limits"]["job_deadline_seconds"])
-    try:
-        jobs.reopen_steps(job_id, steps, now, detail, force, deadline)
-    except ClientError as error:
-        if is_conditional_failure(error):
-            return False
-        raise
-    return True
+    """Reopen `steps` of a job with a fresh deadline; False when the job changed under us (the rule is
+    `pixelpipe.logic.retry`, shared with the API's retry route)."""
+    deadline_seconds = pipeline_config()["limits"]["job_deadline_seconds"]
+    return job_retry.reopen(jobs, job_id, steps, detail, deadline_seconds, force)
 
 
-@dataclass(frozen=True)
-class RetryResult:
-    job_id: str
-    steps: list[str]
-    message_id: str
-    previous_status: str
+RetryResult = job_retry.RetryResult
 
 
 def retry_job(
@@ -62,30 +45,14 @@ def retry_job(
     jobs: JobsTable | None = None,
     topic: JobsTopic | None = None,
 ) -> RetryResult:
-    """Reopen the steps to re-run and publish one message naming only them."""
+    """Reopen the steps to re-run and publish one message naming only them (pixelpipe.logic.retry)."""
     jobs = jobs or jobs_table(target)
-    job = jobs.get(job_id)
-    if job is None:
-        raise OperationError(f"no job {job_id}")
-    try:
-        chosen = steps_to_retry(job, steps, force)  # the rules live in the lifecycle module
-    except RetryRefused as refused:
-        raise OperationError(str(refused)) from refused
-    forced = force and job["status"] == JobStatus.COMPLETE
-    detail = f"re-run {', '.join(chosen)}" + (" (forced)" if forced else "")
-    if not reopen(jobs, job_id, chosen, detail, force):
-        raise OperationError(f"job {job_id} changed while it was being retried; look at it and try again")
-    source = job["source"]
-    message = JobMessage(job_id, source["bucket"], source["key"], source.get("versionId"), chosen)
     topic = topic or JobsTopic(target.client("sns"), target.topic_arn)
+    deadline_seconds = pipeline_config()["limits"]["job_deadline_seconds"]
     try:
-        message_id = topic.publish(message)
-    except Exception as error:
-        raise OperationError(
-            f"job {job_id} was reopened but its message could not be published ({error}); the deadline "
-            "sweeper will fail it, then it can be retried again"
-        ) from error
-    return RetryResult(job_id, chosen, message_id, job["status"])
+        return job_retry.retry_job(jobs, topic, job_id, deadline_seconds, steps, force)
+    except job_retry.RetryError as error:
+        raise OperationError(str(error)) from error
 
 
 def failed_jobs(target: Target, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
