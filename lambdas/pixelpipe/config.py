@@ -41,6 +41,8 @@ class TableConfig(_Section):
     name: str
     status_index: str
     deadline_index: str
+    # Sparse (status, eventPendingAt): the finished jobs whose event is not yet confirmed sent.
+    event_index: str
 
 
 class TopicConfig(_Section):
@@ -55,6 +57,21 @@ class MetricsConfig(_Section):
 class StateMachineConfig(_Section):
     name: str
     definition: str
+
+
+class EventsConfig(_Section):
+    """The job-finished event (docs/job-record.md#job-finished-events): the bus the reconcile state
+    machine puts it on, its `source` and `detail-type`, the example rule's queue, and how long a
+    finished job's event may stay unconfirmed before the sweeper sends it again (more than an Express
+    execution's 5-minute limit, so the execution that owns it is gone)."""
+
+    bus: str
+    source: str
+    detail_type: str
+    example_rule: str
+    example_queue: str
+    example_dlq: str
+    resend_after_seconds: int = Field(gt=300)
 
 
 class LimitsConfig(_Section):
@@ -134,6 +151,7 @@ class PipelineConfig(_Section):
     topic: TopicConfig
     metrics: MetricsConfig
     state_machine: StateMachineConfig
+    events: EventsConfig
     limits: LimitsConfig
     retention: RetentionConfig
     alarms: AlarmsConfig
