@@ -15,6 +15,8 @@ from pixelpipe_emulator.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, 
 # event-source runner hands each notification to dispatch-tasks as Lambda would.
 S3_EVENTS_QUEUE_NAME = "pixelpipe-local-s3-events"
 ACCOUNT_ID = "123456789012"
+# Target.queues' key of the example rule's queue (the job-finished events).
+JOB_EVENTS_QUEUE = "_job_events"
 DISPATCH_FUNCTION = "dispatch-tasks"
 
 
@@ -25,10 +27,18 @@ def definition_file() -> Traversable:
     return resources.files(__package__).joinpath(pipeline_config()["state_machine"]["definition"])
 
 
-def state_machine_definition(table_name: str) -> str:
-    """The ASL with the variables Terraform's templatefile() fills in, filled in the same way."""
+def state_machine_definition(table_name: str, event_bus: str | None = None) -> str:
+    """The ASL with the variables Terraform's templatefile() fills in, filled in the same way (a test may
+    name its own event bus)."""
     config = pipeline_config()
-    variables = {"jobs_table": table_name, "metrics_namespace": config["metrics"]["namespace"]}
+    events = config["events"]
+    variables = {
+        "jobs_table": table_name,
+        "metrics_namespace": config["metrics"]["namespace"],
+        "event_bus": event_bus or events["bus"],
+        "event_source": events["source"],
+        "event_detail_type": events["detail_type"],
+    }
     text = definition_file().read_text()
     for name, value in variables.items():
         text = text.replace("${" + name + "}", value)
@@ -45,8 +55,38 @@ def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
     return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
 
 
+def job_finished_pattern() -> str:
+    """The example rule's event pattern (as terraform/events.tf): every job-finished event of this stack."""
+    events = pipeline_config()["events"]
+    return json.dumps({"source": [events["source"]], "detail-type": [events["detail_type"]]})
+
+
+def provision_job_events(events_client: Any, sqs: Any, region: str) -> dict[str, str]:
+    """The event bus, and the example rule sending every job-finished event to a queue with its DLQ
+    (terraform/events.tf): moto's EventBridge delivers rule matches to SQS targets."""
+    events = pipeline_config()["events"]
+    events_client.create_event_bus(Name=events["bus"])
+    dlq_url = sqs.create_queue(
+        QueueName=events["example_dlq"], Attributes={"MessageRetentionPeriod": "1209600"}
+    )["QueueUrl"]
+    dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_dlq']}"
+    url = sqs.create_queue(
+        QueueName=events["example_queue"],
+        Attributes={"MessageRetentionPeriod": "1209600", "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
+        },
+    )["QueueUrl"]
+    arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_queue']}"
+    events_client.put_rule(
+        Name=events["example_rule"], EventBusName=events["bus"], EventPattern=job_finished_pattern()
+    )
+    events_client.put_targets(
+        Rule=events["example_rule"], EventBusName=events["bus"], Targets=[{"Id": "example-queue", "Arn": arn}]
+    )
+    return {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
+
+
 def create_jobs_table(ddb: Any) -> None:
-    """The jobs table with its status and deadline indexes, as modules/jobs_table declares it."""
+    """The jobs table with its status, deadline and event indexes, as modules/jobs_table declares it."""
     table = pipeline_config()["table"]
     ddb.create_table(
         TableName=table["name"],
@@ -57,6 +97,7 @@ def create_jobs_table(ddb: Any) -> None:
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "createdAt", "AttributeType": "S"},
             {"AttributeName": "deadlineAt", "AttributeType": "S"},
+            {"AttributeName": "eventPendingAt", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
             {
@@ -74,6 +115,15 @@ def create_jobs_table(ddb: Any) -> None:
                     {"AttributeName": "deadlineAt", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["steps"]},
+            },
+            {
+                # Sparse: only a finished job whose event is not yet confirmed carries eventPendingAt.
+                "IndexName": table["event_index"],
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "eventPendingAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
     )
@@ -151,6 +201,8 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         "url": events_url,
         "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE_NAME}",
     }
+
+    queues[JOB_EVENTS_QUEUE] = provision_job_events(clients["events"], sqs, region)
 
     machine = config["state_machine"]
     state_machine_arn = sfn.create_state_machine(

@@ -83,7 +83,9 @@ class LocalStack:
         ).raise_for_status()
         region = pipeline_config()["region"]
         probe = Target(region, "", "", "", "", "", "", "", endpoint_url=self.endpoint)
-        clients = {name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions")}
+        clients = {
+            name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions", "events")
+        }
         self.target = provision(clients, self.endpoint)
         self.target.save(self.target_path)
         if self.tracing:

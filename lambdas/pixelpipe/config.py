@@ -71,6 +71,7 @@ class EventsConfig(_Section):
     example_rule: str
     example_queue: str
     example_dlq: str
+    example_max_receive_count: PositiveInt
     resend_after_seconds: int = Field(gt=300)
 
 
