@@ -72,7 +72,9 @@ def provision_job_events(events_client: Any, sqs: Any, region: str) -> dict[str,
     dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_dlq']}"
     url = sqs.create_queue(
         QueueName=events["example_queue"],
-        Attributes={"MessageRetentionPeriod": "1209600", "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
+        Attributes={
+            "MessageRetentionPeriod": "1209600",
+            "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
         },
     )["QueueUrl"]
     arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_queue']}"
