@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import SAMPLES, cost, graph_svg, render, trace_commands, workflow_sources
+from pixelpipe_cli import SAMPLES, cost, graph_svg, render, similar, trace_commands, workflow_sources
 from pixelpipe_cli import dlq as dead_letters
 from pixelpipe_cli import retry as retries
 from pixelpipe_cli.jobs_client import JobsClient
@@ -116,9 +116,13 @@ def jobs(
     status: Annotated[str | None, typer.Option(help="PENDING, COMPLETE or FAILED.")] = None,
     limit: int = 50,
     as_json: JsonFlag = False,
+    similar_to: similar.SimilarOption = None,
 ) -> None:
-    """List jobs, newest first."""
-    _print_records(JobsClient(current_target()).list(status, limit), as_json)
+    """List jobs, newest first (or, with --similar, the near-duplicates of one, closest first)."""
+    client = JobsClient(current_target())
+    if similar_to is not None:
+        return similar.print_similar(client.table, similar_to, limit, as_json)
+    _print_records(client.list(status, limit), as_json)
 
 
 @app.command()
