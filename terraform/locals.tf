@@ -17,11 +17,13 @@ locals {
   # same name; the apply role may create no role without it.
   permissions_boundary_arn = "arn:${local.partition}:iam::${local.account_id}:policy/${local.resource_prefix}-permissions-boundary"
 
+  # Every Lambda function by name, in one shape: handler, timeout, memory and its event source.
   functions = local.config.functions
-  # The two functions that are not workers, by their key in pipeline.json "functions".
-  dispatch_function = "dispatch-tasks"
-  sweeper_function  = "sweeper"
-  workers           = local.config.workers
+  # The function S3 invokes and the one the schedule invokes, found by their source's type.
+  dispatch_function = one([for name, f in local.functions : name if f.source.type == "s3"])
+  sweeper_function  = one([for name, f in local.functions : name if f.source.type == "schedule"])
+  # The SQS workers by step: each worker function's settings with its queue source.
+  workers = { for name, f in local.functions : f.source.step => merge(f.source, { function = name, handler = f.handler, timeout_seconds = f.timeout_seconds, memory_mb = f.memory_mb }) if f.source.type == "worker" }
 
   # The environment every function shares; the same names as `pixelpipe.config.lambda_environment()`
   # (each function adds POWERTOOLS_SERVICE_NAME; workers add WORKER_STEP and, for labels, LABEL_BACKEND).
@@ -46,7 +48,5 @@ locals {
     security_group_ids = [module.network[0].lambda_security_group_id]
   } : null
 
-  package_path = { for name in concat(keys(local.functions), [for w in local.workers : w.function]) :
-    name => "${var.lambda_package_dir}/${name}.zip"
-  }
+  package_path = { for name in keys(local.functions) : name => "${var.lambda_package_dir}/${name}.zip" }
 }

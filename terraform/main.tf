@@ -119,14 +119,14 @@ module "dispatch_tasks" {
 # SNS throttled), Lambda sends the invocation record (the S3 event is its requestPayload) to this queue
 # instead of dropping it. `pixelpipe dlq redrive --queue dispatch` re-invokes dispatch-tasks with it.
 resource "aws_sqs_queue" "dispatch_failures" {
-  name                      = "${local.prefix}${local.functions[local.dispatch_function].failure_queue}"
+  name                      = "${local.prefix}${local.functions[local.dispatch_function].source.failure_queue}"
   message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to fix the cause and redrive
   sqs_managed_sse_enabled   = true
 }
 
 resource "aws_lambda_function_event_invoke_config" "dispatch_tasks" {
   function_name          = module.dispatch_tasks.function_name
-  maximum_retry_attempts = local.functions[local.dispatch_function].maximum_retry_attempts
+  maximum_retry_attempts = local.functions[local.dispatch_function].source.maximum_retry_attempts
 
   destination_config {
     on_failure {

@@ -1,6 +1,6 @@
 """Build one reproducible deployment zip per Lambda function into build/lambda/<function>.zip.
 
-Every function named in pipeline.json (the "functions" and each worker's "function") gets a zip with:
+Every function named in pipeline.json "functions" gets a zip with:
 - the `pixelpipe` package from lambdas/ (without pixelpipe/models/: AWS labels with Rekognition),
 - pipeline.json copied to pixelpipe/pipeline.json (where pixelpipe.config looks in a zip),
 - the runtime dependencies from their hashed lock requirements/lambda.txt (resolved by `make lock` from
@@ -22,6 +22,8 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from pixelpipe.config import PipelineConfig, parse_pipeline_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_LOCK = REPO_ROOT / "requirements" / "lambda.txt"
@@ -60,9 +62,9 @@ def _shown(path: Path) -> Path:
     return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
 
 
-def function_names(config: dict) -> list[str]:
+def function_names(config: PipelineConfig) -> list[str]:
     """Every deployed function, from pipeline.json."""
-    return sorted([*config["functions"], *(worker["function"] for worker in config["workers"].values())])
+    return sorted(config.functions)
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
@@ -172,7 +174,7 @@ def build(
     source_root: Path = REPO_ROOT / "lambdas",
     deps_dir: Path | None = None,
 ) -> list[BuiltZip]:
-    config = json.loads(config_file.read_text())
+    config = parse_pipeline_config(json.loads(config_file.read_text()), source=str(config_file))
     entries = package_entries(source_root, config_file, deps_dir)
     built = []
     for function in function_names(config):

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pixelpipe.config import pipeline_config, workers
+from pixelpipe.config import settings, workers
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_cli import SAMPLES, render
 from pixelpipe_cli.asl_model import load_definition
@@ -51,18 +51,14 @@ def _asl_resources() -> dict[str, str]:
 
 def _function_specs() -> dict[str, dict[str, Any]]:
     """Function name → {memory_mb, batch_size, from_queue}, from pipeline.json."""
-    config = pipeline_config()
-    specs = {
-        name: {"memory_mb": f["memory_mb"], "batch_size": 1, "from_queue": False}
-        for name, f in config["functions"].items()
-    }
-    for worker in workers().values():
-        specs[worker.function] = {
-            "memory_mb": worker.memory_mb,
-            "batch_size": worker.batch_size,
-            "from_queue": True,
+    return {
+        name: {
+            "memory_mb": f.memory_mb,
+            "batch_size": f.source.batch_size if f.source.type == "worker" else 1,
+            "from_queue": f.source.type == "worker",
         }
-    return specs
+        for name, f in settings().functions.items()
+    }
 
 
 @dataclass

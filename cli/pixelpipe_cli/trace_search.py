@@ -40,10 +40,7 @@ def _before() -> timedelta:
     """Before a record change: the invocation that made it began at most its function's timeout earlier
     (a batch's tenth record is claimed late in the invocation; a sweep fails jobs as it goes)."""
     config = settings()
-    longest = max(
-        [f.timeout_seconds for f in config.functions.values()]
-        + [w.timeout_seconds for w in config.workers.values()]
-    )
+    longest = max(f.timeout_seconds for f in config.functions.values())
     return timedelta(seconds=longest) + _AFTER
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pixelpipe.config import pipeline_config, workers
+from pixelpipe.config import pipeline_config, settings, workers
 from pixelpipe_cli import dlq
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
@@ -183,7 +183,7 @@ class PipelineMap:
 
 def _failures_name(target: Target, config: dict) -> str:
     arn = target.queues.get(DISPATCH_FAILURES_QUEUE, {}).get("arn")
-    return arn.rsplit(":", 1)[-1] if arn else config["functions"]["dispatch-tasks"]["failure_queue"]
+    return arn.rsplit(":", 1)[-1] if arn else settings().dispatch.failure_queue
 
 
 def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:

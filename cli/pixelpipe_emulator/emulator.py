@@ -87,7 +87,14 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from pixelpipe_emulator import dynamodb_speed, emulator_s3_events, faults, sqs_metrics, xray_service
+from pixelpipe_emulator import (
+    dynamodb_speed,
+    emulator_s3_events,
+    faults,
+    post_policy,
+    sqs_metrics,
+    xray_service,
+)
 from pixelpipe_emulator.boto_session import default_session
 from pixelpipe_emulator.host_guard import GuardedRequestHandler
 
@@ -365,6 +372,7 @@ def main() -> None:
     retention = retention_seconds()
     metrics_period = sqs_metrics.period_seconds()
     emulator_s3_events.install()
+    post_policy.install()  # S3's POST policy rules (moto stores any form upload)
     faults.install_in_emulator()
     xray_service.install()  # X-Ray's compiled traces, inferred segments, filter expressions
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)

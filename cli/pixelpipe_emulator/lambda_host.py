@@ -37,7 +37,7 @@ from typing import Any
 
 from aws_xray_sdk import global_sdk_config
 
-from pixelpipe.config import lambda_environment, pipeline_config, workers
+from pixelpipe.config import FunctionConfig, lambda_environment, settings, workers
 from pixelpipe_emulator import call_recorder, faults
 from pixelpipe_emulator.target import LOCAL_CREDENTIALS, S3_EVENTS_QUEUE, Target, target_file
 from pixelpipe_emulator.xray_local import (
@@ -76,18 +76,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def function_spec(function: str) -> dict[str, Any]:
-    config = pipeline_config()
-    if function in config["functions"]:
-        return config["functions"][function]
-    for worker in workers().values():
-        if worker.function == function:
-            return {
-                "handler": worker.handler,
-                "timeout_seconds": worker.timeout_seconds,
-                "memory_mb": worker.memory_mb,
-            }
-    raise SystemExit(f"unknown function {function!r}")
+def function_spec(function: str) -> FunctionConfig:
+    """The function's one entry in pipeline.json "functions" (handler, timeout, memory, event source)."""
+    spec = settings().functions.get(function)
+    if spec is None:
+        raise SystemExit(f"unknown function {function!r}")
+    return spec
 
 
 def function_environment(target: Target, function: str) -> dict[str, str]:
@@ -110,7 +104,7 @@ class FunctionHost:
         os.environ.update(function_environment(target, function))
         # Before the import: handlers make their clients there, and the hooks must be on the session first.
         record_calls, inject_faults = call_recorder.install(function), faults.install(function)
-        module_name, _, attribute = self.spec["handler"].rpartition(".")
+        module_name, _, attribute = self.spec.handler.rpartition(".")
         self.handler = record_calls(inject_faults(getattr(importlib.import_module(module_name), attribute)))
         global_sdk_config.set_sdk_enabled(False)  # traced only inside invocations
         self.sqs = target.client("sqs")
@@ -131,7 +125,7 @@ class FunctionHost:
     def invoke(self, event: dict[str, Any], links: list[dict[str, Any]] | None = None) -> Any:
         """One invocation, ended like Lambda ends it when it runs past the function's timeout; every
         invocation is a new trace (`links`: the traces it is linked to, written on its segment)."""
-        watchdog = threading.Timer(self.spec["timeout_seconds"], self._time_out)
+        watchdog = threading.Timer(self.spec.timeout_seconds, self._time_out)
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -140,15 +134,15 @@ class FunctionHost:
             watchdog.cancel()
 
     def _time_out(self) -> None:
-        seconds = self.spec["timeout_seconds"]
+        seconds = self.spec.timeout_seconds
         print(f"{self.function}: Task timed out after {seconds:.2f} seconds", file=sys.stderr, flush=True)
         os._exit(TIMED_OUT_EXIT_CODE)
 
     def _invoke(self, event: dict[str, Any], links: list[dict[str, Any]]) -> Any:
         context = LambdaContext(
             function_name=self.function,
-            memory_limit_in_mb=self.spec["memory_mb"],
-            timeout_seconds=self.spec["timeout_seconds"],
+            memory_limit_in_mb=self.spec.memory_mb,
+            timeout_seconds=self.spec.timeout_seconds,
             invoked_function_arn=f"arn:aws:lambda:{self.target.region}:{self.target.account_id}:function:{self.function}",
         )
         if self.daemon is None:
@@ -226,15 +220,15 @@ class FunctionHost:
         return {message_id: found[job_id] for message_id, job_id in job_of.items() if job_id in found}
 
     def serve(self) -> None:
-        step = next((s for s, w in workers().items() if w.function == self.function), None)
-        if step:
-            self._serve_queue(step)
-        elif self.function == "dispatch-tasks":
+        source = self.spec.source
+        if source.type == "worker":
+            self._serve_queue(source.step)
+        elif source.type == "s3":
             self._serve_s3_notifications()
-        elif self.function == "sweeper":
+        elif source.type == "schedule":
             self._serve_schedule()
         else:
-            raise SystemExit(f"no event source for {self.function}")
+            raise SystemExit(f"no local event source of type {source.type!r} for {self.function}")
 
     def _serve_s3_notifications(self) -> None:
         """S3 → dispatch-tasks as an asynchronous invocation, with Lambda's retries played by the relay queue.
@@ -335,7 +329,7 @@ class FunctionHost:
         return batch
 
     def _serve_schedule(self) -> None:
-        interval = pipeline_config()["limits"]["sweep_interval_seconds"]
+        interval = settings().limits.sweep_interval_seconds
         next_run = time.monotonic() + interval
         while self.running:
             time.sleep(0.5)

@@ -7,7 +7,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from pixelpipe.config import pipeline_config, workers
+from pixelpipe.config import pipeline_config, settings, workers
 from pixelpipe.logic.jobs import EXPIRES_AT
 from pixelpipe_emulator.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
@@ -17,7 +17,6 @@ S3_EVENTS_QUEUE_NAME = "pixelpipe-local-s3-events"
 ACCOUNT_ID = "123456789012"
 # Target.queues' key of the example rule's queue (the job-finished events).
 JOB_EVENTS_QUEUE = "_job_events"
-DISPATCH_FUNCTION = "dispatch-tasks"
 
 
 def definition_file() -> Traversable:
@@ -72,9 +71,7 @@ def provision_job_events(events_client: Any, sqs: Any, region: str) -> dict[str,
     dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_dlq']}"
     url = sqs.create_queue(
         QueueName=events["example_queue"],
-        Attributes={
-            "MessageRetentionPeriod": "1209600",
-            "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
+        Attributes={"MessageRetentionPeriod": "1209600", "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
         },
     )["QueueUrl"]
     arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_queue']}"
@@ -173,8 +170,8 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
     # dispatch-tasks' on-failure destination. Lambda's async retries are played by the relay queue: an
     # event the function failed on stays there for another try, and after 1 + maximum_retry_attempts
     # tries SQS moves it here, as Lambda sends the invocation record to the destination on AWS.
-    dispatch = config["functions"][DISPATCH_FUNCTION]
-    failures_name = dispatch["failure_queue"]
+    dispatch = settings().dispatch
+    failures_name = dispatch.failure_queue
     failures_url = sqs.create_queue(
         QueueName=failures_name, Attributes={"MessageRetentionPeriod": "1209600"}
     )["QueueUrl"]
@@ -183,7 +180,7 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
 
     events_url = sqs.create_queue(
         QueueName=S3_EVENTS_QUEUE_NAME,
-        Attributes={"RedrivePolicy": redrive_policy(failures_arn, dispatch["maximum_retry_attempts"] + 1)},
+        Attributes={"RedrivePolicy": redrive_policy(failures_arn, dispatch.maximum_retry_attempts + 1)},
     )["QueueUrl"]
     s3.put_bucket_notification_configuration(
         Bucket=storage["upload_bucket"],
@@ -227,5 +224,5 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         queues=queues,
         endpoint_url=endpoint_url,
         account_id=ACCOUNT_ID,
-        dispatch_function=DISPATCH_FUNCTION,
+        dispatch_function=settings().dispatch_function,
     )

@@ -21,7 +21,7 @@ import requests
 
 import pixelpipe
 from pixelpipe.adapters.jobs_table import JobsTable
-from pixelpipe.config import pipeline_config, workers
+from pixelpipe.config import settings
 from pixelpipe_emulator import call_recorder
 from pixelpipe_emulator.faults import LOG_ENV, PLAN_ENV
 from pixelpipe_emulator.provision import provision
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def all_functions() -> list[str]:
-    return [*pipeline_config()["functions"], *(w.function for w in workers().values())]
+    return list(settings().functions)
 
 
 class LocalStack:
@@ -81,7 +81,7 @@ class LocalStack:
             json={"stepfunctions": {"execute_state_machine": True}},
             timeout=10,
         ).raise_for_status()
-        region = pipeline_config()["region"]
+        region = settings().region
         probe = Target(region, "", "", "", "", "", "", "", endpoint_url=self.endpoint)
         clients = {
             name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions", "events")

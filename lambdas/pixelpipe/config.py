@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 CONFIG_FILE_NAME = "pipeline.json"
 
@@ -112,22 +112,29 @@ class LabelsConfig(_Section):
     min_confidence: dict[Literal["rekognition", "onnx"], float]
 
 
-class FunctionConfig(_Section):
-    handler: str
-    timeout_seconds: PositiveInt
-    memory_mb: PositiveInt
-    failure_queue: str | None = None
-    maximum_retry_attempts: int | None = Field(default=None, ge=0, le=2)
+class S3Source(_Section):
+    """Invoked asynchronously by S3 on each upload; after `maximum_retry_attempts` retries the event
+    goes to `failure_queue` (Lambda's on-failure destination)."""
+
+    type: Literal["s3"]
+    failure_queue: str
+    maximum_retry_attempts: int = Field(ge=0, le=2)
 
 
-class WorkerSpec(_Section):
-    function: str
-    handler: str
+class ScheduleSource(_Section):
+    """Invoked on a schedule, every `limits.sweep_interval_seconds` (a limit the job deadline also reads)."""
+
+    type: Literal["schedule"]
+
+
+class WorkerSource(_Section):
+    """An SQS worker for one job step: its queue, dead-letter queue and the record field it fills."""
+
+    type: Literal["worker"]
+    step: str
     queue: str
     dlq: str
     result_field: str
-    timeout_seconds: PositiveInt
-    memory_mb: PositiveInt
     batch_size: PositiveInt
     batching_window_seconds: int = Field(ge=0)
     visibility_timeout_seconds: PositiveInt
@@ -136,10 +143,41 @@ class WorkerSpec(_Section):
     retry_backoff_seconds: int = Field(ge=0)
 
 
-class WorkerConfig(WorkerSpec):
-    """One worker with its step name (the key it is listed under in `workers`)."""
+class HttpSource(_Section):
+    """Invoked by an HTTP API (API Gateway HTTP API, payload v2)."""
+
+    type: Literal["http"]
+
+
+EventSource = Annotated[S3Source | ScheduleSource | WorkerSource | HttpSource, Field(discriminator="type")]
+
+
+class FunctionConfig(_Section):
+    """One Lambda function: the one shape every function has, whatever invokes it."""
+
+    handler: str
+    timeout_seconds: PositiveInt
+    memory_mb: PositiveInt
+    source: EventSource
+
+
+class WorkerConfig(_Section):
+    """A worker function seen by its step: the function's name and settings with its queue source."""
 
     step: str
+    function: str
+    handler: str
+    queue: str
+    dlq: str
+    result_field: str
+    timeout_seconds: PositiveInt
+    memory_mb: PositiveInt
+    batch_size: PositiveInt
+    batching_window_seconds: int
+    visibility_timeout_seconds: PositiveInt
+    max_receive_count: PositiveInt
+    max_concurrency: int
+    retry_backoff_seconds: int
 
 
 class PipelineConfig(_Section):
@@ -160,7 +198,58 @@ class PipelineConfig(_Section):
     thumbnails: ThumbnailsConfig
     labels: LabelsConfig
     functions: dict[str, FunctionConfig]
-    workers: dict[str, WorkerSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_dispatch_one_sweeper_and_distinct_steps(self) -> PipelineConfig:
+        kinds = [f.source.type for f in self.functions.values()]
+        for kind in ("s3", "schedule"):
+            if kinds.count(kind) != 1:
+                count = kinds.count(kind)
+                raise ValueError(f"functions: exactly one function with source type {kind!r}, not {count}")
+        steps = [f.source.step for f in self.functions.values() if isinstance(f.source, WorkerSource)]
+        if not steps:
+            raise ValueError("functions: at least one function with source type 'worker'")
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"functions: worker steps must be distinct, got {steps}")
+        return self
+
+    def _named(self, kind: str) -> str:
+        return next(name for name, f in self.functions.items() if f.source.type == kind)
+
+    @property
+    def dispatch_function(self) -> str:
+        """The function S3 invokes on an upload."""
+        return self._named("s3")
+
+    @property
+    def dispatch(self) -> S3Source:
+        source = self.functions[self.dispatch_function].source
+        assert isinstance(source, S3Source)
+        return source
+
+    @property
+    def sweeper_function(self) -> str:
+        """The function the schedule invokes."""
+        return self._named("schedule")
+
+    @cached_property
+    def workers(self) -> dict[str, WorkerConfig]:
+        """Every worker by step name, in config order (the order steps are listed on a job)."""
+        return {
+            f.source.step: WorkerConfig(
+                **f.source.model_dump(exclude={"type"}),
+                function=name,
+                handler=f.handler,
+                timeout_seconds=f.timeout_seconds,
+                memory_mb=f.memory_mb,
+            )
+            for name, f in self.functions.items()
+            if isinstance(f.source, WorkerSource)
+        }
+
+    def worker_of(self, function: str) -> WorkerConfig | None:
+        """The worker a function is, or None for a function that is no worker."""
+        return next((w for w in self.workers.values() if w.function == function), None)
 
 
 def _config_candidates() -> list[Path]:
@@ -214,7 +303,7 @@ def _describe(error: ValidationError) -> str:
 
 def workers() -> dict[str, WorkerConfig]:
     """Every worker by step name, in config order (the order steps are listed on a job)."""
-    return {step: WorkerConfig(step=step, **spec.model_dump()) for step, spec in settings().workers.items()}
+    return settings().workers
 
 
 def step_names() -> list[str]:
@@ -317,9 +406,9 @@ def lambda_environment(resources: Resources, function: str, label_backend: str) 
         # every installed distribution's metadata for plugin entry points.
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
-    for step, worker in config.workers.items():
-        if worker.function == function:
-            env[ENV_STEP] = step
-            if worker.result_field == "labels":
-                env[ENV_LABEL_BACKEND] = label_backend
+    worker = config.worker_of(function)
+    if worker is not None:
+        env[ENV_STEP] = worker.step
+        if worker.result_field == "labels":
+            env[ENV_LABEL_BACKEND] = label_backend
     return env

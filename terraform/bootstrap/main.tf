@@ -7,14 +7,11 @@ locals {
   arn        = "arn:${local.partition}"
 
   # The names the main stack creates, from the same pipeline.json (adding a worker: re-apply bootstrap).
-  function_names = concat(
-    [for name in keys(local.config.functions) : "${var.name_prefix}${name}"],
-    [for w in values(local.config.workers) : "${var.name_prefix}${w.function}"],
-  )
+  function_names = [for name in keys(local.config.functions) : "${var.name_prefix}${name}"]
   # dispatch-tasks' on-failure queue and any other function's: every queue the stack creates.
-  failure_queue_names = [for f in values(local.config.functions) : "${var.name_prefix}${f.failure_queue}" if can(f.failure_queue)]
+  failure_queue_names = [for f in values(local.config.functions) : "${var.name_prefix}${f.source.failure_queue}" if f.source.type == "s3"]
   queue_names = concat(
-    flatten([for w in values(local.config.workers) : ["${var.name_prefix}${w.queue}", "${var.name_prefix}${w.dlq}"]]),
+    flatten([for f in values(local.config.functions) : ["${var.name_prefix}${f.source.queue}", "${var.name_prefix}${f.source.dlq}"] if f.source.type == "worker"]),
     local.failure_queue_names,
   )
   bucket_names = [
@@ -59,7 +56,6 @@ locals {
   # reach (tests/terraform/test_deploy_roles.py checks this list against the stack's roles).
   stack_role_names = concat(
     [for name in keys(local.config.functions) : "${local.project}-${name}"],
-    [for w in values(local.config.workers) : "${local.project}-${w.function}"],
     ["${local.project}-reconcile", "${local.project}-sweeper-schedule"],
   )
   stack_role_arns = [for name in local.stack_role_names : "${local.arn}:iam::${local.account_id}:role/${name}"]

@@ -21,6 +21,7 @@ from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_console.server import BackgroundConsole
 from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import CHROMIUM, CHROMIUM_ARGS, FLAKY_RESIZE
+from support.stacks import change_every_worker
 
 # Screenshots go to the test's temporary directory; `make screenshots` sets PIXELPIPE_SCREENSHOTS to
 # docs/images to refresh the README's pictures, so an ordinary test run leaves the checkout clean.
@@ -58,8 +59,7 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     _need_chromium()  # no stack to start when the tests will not run
     home = tmp_path_factory.mktemp("console-stack")
     config = json.loads(json.dumps(pipeline_config()))
-    for worker in config["workers"].values():
-        worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
+    change_every_worker(config, max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
     (home / "pipeline.json").write_text(json.dumps(config))
     (home / "faults.json").write_text(json.dumps(FLAKY_RESIZE))
     with pytest.MonkeyPatch.context() as patch:

@@ -9,7 +9,7 @@ import pytest
 
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
-from support.stacks import use_changed_config
+from support.stacks import change_every_worker, use_changed_config
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,6 @@ def impatient_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """pipeline.json with fast retries (2 receives, no backoff), for a stack of the test's own."""
 
     def fast_retries(config: dict) -> None:
-        for worker in config["workers"].values():
-            worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
+        change_every_worker(config, max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
 
     return use_changed_config(tmp_path, monkeypatch, fast_retries)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import S3Source, settings, workers
 from pixelpipe_cli import dlq
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.provision import create_jobs_table
@@ -26,12 +25,12 @@ from support.stacks import cli, wait_until
 pytestmark = pytest.mark.e2e
 
 
-def dispatch_config() -> dict[str, Any]:
-    return pipeline_config()["functions"]["dispatch-tasks"]
+def dispatch_config() -> S3Source:
+    return settings().dispatch
 
 
 def dispatch_log(stack: LocalStack) -> str:
-    return (stack.logs / "dispatch-tasks.log").read_text(errors="replace")
+    return (stack.logs / f"{settings().dispatch_function}.log").read_text(errors="replace")
 
 
 def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job(tmp_path: Path) -> None:
@@ -46,22 +45,22 @@ def test_an_upload_dispatch_failed_on_is_kept_then_redriven_into_exactly_one_job
         # dispatch failures queue instead of being dropped
         parked = wait_until(lambda: dlq.dlq_list(stack.target, "dispatch")[0].visible == 1, timeout=30)
         assert parked, f"the S3 event never reached the failure queue:\n{dispatch_log(stack)[-3000:]}"
-        tries = 1 + dispatch_config()["maximum_retry_attempts"]
+        tries = 1 + dispatch_config().maximum_retry_attempts
         assert dispatch_log(stack).count("dispatch-tasks failed") == tries
         assert "ResourceNotFoundException" in dispatch_log(stack)
         # and `dlq list` shows it next to the workers' DLQs, naming the upload (there is no job)
         listed = cli(stack, "dlq", "list", "--json")
         assert listed.exit_code == 0, listed.output
         summaries = {s["step"]: s for s in json.loads(listed.output)}
-        assert set(summaries) == {*pipeline_config()["workers"], "dispatch"}
+        assert set(summaries) == {*workers(), "dispatch"}
         dispatch = summaries["dispatch"]
-        assert dispatch["dlq"] == dispatch_config()["failure_queue"] and dispatch["approximate"] == 1
+        assert dispatch["dlq"] == dispatch_config().failure_queue and dispatch["approximate"] == 1
         ((sample,),) = [dispatch["samples"]]
         assert sample["job_id"] == ""
         assert sample["upload"] == f"s3://{stack.target.upload_bucket}/uploads/outage-cat.png"
         assert all(s["approximate"] == 0 for step, s in summaries.items() if step != "dispatch")
         table = cli(stack, "dlq", "list")
-        assert "outage-cat.png" in table.output and dispatch_config()["failure_queue"] in table.output
+        assert "outage-cat.png" in table.output and dispatch_config().failure_queue in table.output
         # the message peeked by listing is still there, and nothing brings it back on its own
         event = json.loads(
             stack.target.client("sqs").receive_message(

@@ -23,7 +23,7 @@ from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.faults import injected
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import log_count, use_changed_config, wait_until
+from support.stacks import change_every_worker, log_count, use_changed_config, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +41,7 @@ def change_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits: dict | None = None, **worker: Any
 ):
     def change(config: dict) -> None:
-        for spec in config["workers"].values():
-            spec.update(worker)
+        change_every_worker(config, **worker)
         config["limits"].update(limits or {})
 
     return use_changed_config(tmp_path, monkeypatch, change)

@@ -14,7 +14,7 @@ from pixelpipe_cli import dlq, retry
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import cli, finished, wait_until, write_config
+from support.stacks import change_worker, cli, finished, wait_until, worker_entries, write_config
 
 pytestmark = pytest.mark.e2e
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -26,7 +26,7 @@ def resize_events(job: dict) -> list[str]:
 
 def impatient_resize(config: dict, tmp_path: Path, max_receive_count: int) -> None:
     """Rewrite the test's pipeline.json (before anything reads it) with resize's receive limit."""
-    config["workers"]["resize"]["max_receive_count"] = max_receive_count
+    change_worker(worker_entries(config)["resize"], max_receive_count=max_receive_count)
     write_config(tmp_path, config)
 
 

@@ -14,7 +14,7 @@ from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES, SKIMAGE_DATA, decompression_bomb_png, jpeg_bytes, write
-from support.stacks import wait_until
+from support.stacks import wait_until, worker_entries
 
 pytestmark = pytest.mark.e2e
 
@@ -125,9 +125,8 @@ def test_a_step_that_keeps_failing_transiently_ends_failed_and_its_message_in_th
         job = client.wait([job_id], timeout=60)[job_id]
         # THEN resize is retried up to maxReceiveCount, reported FAILED, and its message lands in the DLQ
         assert job["status"] == "FAILED"
-        assert (
-            job["steps"]["resize"]["attempts"] == impatient_config["workers"]["resize"]["max_receive_count"]
-        )
+        receives = worker_entries(impatient_config)["resize"]["source"]["max_receive_count"]
+        assert job["steps"]["resize"]["attempts"] == receives
         assert "gave up after 2 attempts" in job["failureReason"]
         sqs = stack.target.client("sqs")
         dlq = sqs.receive_message(QueueUrl=stack.target.queues["resize"]["dlq_url"], WaitTimeSeconds=5)

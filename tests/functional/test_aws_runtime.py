@@ -8,12 +8,9 @@ import sys
 
 import pytest
 
-from pixelpipe.config import Resources, lambda_environment, pipeline_config, workers
+from pixelpipe.config import Resources, lambda_environment, settings
 
-HANDLER_MODULES = {
-    **{name: spec["handler"] for name, spec in pipeline_config()["functions"].items()},
-    **{worker.function: worker.handler for worker in workers().values()},
-}
+HANDLER_MODULES = {name: spec.handler for name, spec in settings().functions.items()}
 
 # Imports of what `make package` leaves out fail, as they would in the zip.
 _PROBE = """

@@ -167,8 +167,8 @@ class Function:
         spec = function_spec(self.name)
         context = LambdaContext(
             function_name=self.name,
-            memory_limit_in_mb=spec["memory_mb"],
-            timeout_seconds=spec["timeout_seconds"],
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_seconds=spec.timeout_seconds,
             invoked_function_arn=f"arn:aws:lambda:{self.region}:123456789012:function:{self.name}",
         )
         return self.module.handler(event, context)
@@ -182,7 +182,7 @@ def load_function(aws, monkeypatch):
         for name, value in lambda_environment(aws.target.resources(), function, LABEL_BACKEND).items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function)
-        module_name = function_spec(function)["handler"].rpartition(".")[0]
+        module_name = function_spec(function).handler.rpartition(".")[0]
         module = sys.modules.get(module_name)
         module = importlib.reload(module) if module else importlib.import_module(module_name)
         return Function(function, module, aws.target.region)

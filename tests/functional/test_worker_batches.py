@@ -41,8 +41,8 @@ class RunningOutContext(LambdaContext):
         spec = function_spec(function)
         super().__init__(
             function_name=function,
-            memory_limit_in_mb=spec["memory_mb"],
-            timeout_seconds=spec["timeout_seconds"],
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_seconds=spec.timeout_seconds,
             invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
         )
         self.used_ms = used_ms

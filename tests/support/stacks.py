@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from typer.testing import CliRunner
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import FunctionConfig, pipeline_config
 from pixelpipe_cli.main import app
 from pixelpipe_emulator.stack import LocalStack
 
@@ -63,6 +63,27 @@ def write_config(tmp_path: Path, config: dict) -> Path:
     path = tmp_path / "pipeline.json"
     path.write_text(json.dumps(config))
     return path
+
+
+# The keys a function has whatever invokes it; a worker's other settings live in its queue source.
+FUNCTION_KEYS = frozenset(FunctionConfig.model_fields) - {"source"}
+
+
+def worker_entries(config: dict) -> dict[str, dict]:
+    """Each worker's function entry in a raw pipeline.json copy, by step, for a test to change."""
+    return {f["source"]["step"]: f for f in config["functions"].values() if f["source"]["type"] == "worker"}
+
+
+def change_worker(entry: dict, **settings: Any) -> None:
+    """Set a worker's settings in a raw pipeline.json copy: timeout and memory on the function, the
+    rest (queue, receives, batching, backoff) on its queue source."""
+    for key, value in settings.items():
+        (entry if key in FUNCTION_KEYS else entry["source"])[key] = value
+
+
+def change_every_worker(config: dict, **settings: Any) -> None:
+    for entry in worker_entries(config).values():
+        change_worker(entry, **settings)
 
 
 def use_changed_config(

@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.stub import ANY, Stubber
 from tf_model import REPO_ROOT, child, pipeline_config
 
+from pixelpipe.config import workers
 from pixelpipe_cli.target import Target
 from pixelpipe_console import data_queues
 
@@ -168,14 +169,14 @@ def test_terraform_gives_every_writer_of_custom_metrics_the_stack_namespace() ->
 # --------------------------------------------------------------------------- the console's queue ages
 def aws_target(prefix: str) -> Target:
     queues = {}
-    for step, worker in pipeline_config()["workers"].items():
+    for step, worker in workers().items():
         arn = f"arn:aws:sqs:us-east-1:123456789012:{prefix}"
         url = f"https://sqs.us-east-1.amazonaws.com/123456789012/{prefix}"
         queues[step] = {
-            "url": url + worker["queue"],
-            "arn": arn + worker["queue"],
-            "dlq_url": url + worker["dlq"],
-            "dlq_arn": arn + worker["dlq"],
+            "url": url + worker.queue,
+            "arn": arn + worker.queue,
+            "dlq_url": url + worker.dlq,
+            "dlq_arn": arn + worker.dlq,
         }
     return Target(
         region="us-east-1",
@@ -205,10 +206,10 @@ def test_the_queues_page_asks_cloudwatch_for_the_deployed_queue_names_far_enough
     late = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=9)
     asked: list[dict[str, Any]] = []
     with Stubber(sqs) as sqs_stub, Stubber(cloudwatch) as cloudwatch_stub:
-        for worker in pipeline_config()["workers"].values():
+        for worker in workers().values():
             counts = {"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}
             sqs_stub.add_response("get_queue_attributes", {"Attributes": counts})
-            name = prefix + worker["queue"]
+            name = prefix + worker.queue
             datapoint = {"Timestamp": late, "Maximum": 420.0, "Unit": "Seconds"}
             cloudwatch_stub.add_response(
                 "get_metric_statistics",
@@ -231,7 +232,7 @@ def test_the_queues_page_asks_cloudwatch_for_the_deployed_queue_names_far_enough
         cloudwatch_stub.assert_no_pending_responses()
     # THEN each row names the deployed queue and shows the late datapoint's age
     assert [(row.name, row.oldest_age_s) for row in rows] == [
-        (prefix + worker["queue"], 420) for worker in pipeline_config()["workers"].values()
+        (prefix + worker.queue, 420) for worker in workers().values()
     ]
     # AND the look-back reaches past the 9-minute-late datapoint
     assert all(params["StartTime"] <= late for params in asked)

@@ -27,6 +27,8 @@ from tf_model import (
     root,
 )
 
+from pixelpipe.config import settings, workers
+
 BOOTSTRAP = TERRAFORM / "bootstrap"
 OWNER_REPO = "example-owner/pixel-pipe"
 SUB = "token.actions.githubusercontent.com:sub"
@@ -257,7 +259,8 @@ def test_pass_role_is_always_conditioned_on_the_receiving_service(roles):
 
 def stack_queue_names() -> list[str]:
     """Every queue name pipeline.json defines: workers' queue and dlq, functions' failure_queue."""
-    return [*(name for w in workers().values() for name in (w.queue, w.dlq)), settings().dispatch.failure_queue]
+    queues = [name for w in workers().values() for name in (w.queue, w.dlq)]
+    return [*queues, settings().dispatch.failure_queue]
 
 
 def test_the_applying_role_manages_every_queue_the_stack_creates(roles):

@@ -32,12 +32,13 @@ from tf_model import (
     root,
 )
 
+from pixelpipe.config import step_names, workers
 from pixelpipe.logic.jobs import SourceObject, new_job_record
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.call_recorder import RecordedCall, read_calls
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import cli, use_changed_config, wait_until
+from support.stacks import change_every_worker, cli, use_changed_config, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -63,11 +64,11 @@ NOT_CALLED_BY_THE_HANDLER = {
         "caller allowed it (tests/terraform/test_dispatch_missing_upload.py)"
     ),
     **{
-        (worker["function"], "s3:GetObject"): (
+        (worker.function, "s3:GetObject"): (
             "a job without a pinned version (the object changed between its event and dispatch's HEAD) "
             "is read at its latest version; every other read names the version (s3:GetObjectVersion)"
         )
-        for worker in pipeline_config()["workers"].values()
+        for worker in workers().values()
     },
 }
 # Calls of the worker runtime every worker shares (handlers/worker_runtime.py: a transient failure's
@@ -105,12 +106,12 @@ def function_policies() -> dict[str, list[Statement]]:
         "dispatch-tasks": top.call("dispatch_tasks", lambda_function),
         "sweeper": top.call("sweeper", child("sweeper")).call("function", lambda_function),
     }
-    for step, worker in pipeline_config()["workers"].items():
+    for step, worker in workers().items():
         scope = top.call("worker", child("worker"), each_key=step)
         # The worker's queue_arn comes through the messaging module's `queues` output, a for-expression
         # over a map tf_model does not evaluate: take the ARN from that queue's own resource instead.
         scope = dataclasses.replace(scope, arguments={**scope.arguments, "queue_arn": worker_queue_arn(step)})
-        callers[worker["function"]] = scope.call("function", lambda_function)
+        callers[worker.function] = scope.call("function", lambda_function)
     return {name: document(lambda_function, "this", scope) for name, scope in callers.items()}
 
 
@@ -195,7 +196,7 @@ def stale_pending_job(client: JobsClient, deadline_seconds: int) -> str:
     """A job dispatched long ago whose messages were lost: only the sweeper can finish it."""
     created = (datetime.now(UTC) - timedelta(seconds=deadline_seconds * 2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     source = SourceObject(client.target.upload_bucket, "uploads/lost.png", 10, "etag-of-a-lost-upload")
-    record = new_job_record("lost-job-for-the-sweeper", source, list(pipeline_config()["workers"]), created)
+    record = new_job_record("lost-job-for-the-sweeper", source, step_names(), created)
     assert client.table.create(record)
     return record["jobId"]
 
@@ -228,8 +229,7 @@ def recorded_calls(tmp_path_factory: pytest.TempPathFactory) -> list[RecordedCal
 
     def quick(config: dict[str, Any]) -> None:
         config["limits"]["sweep_interval_seconds"] = 1
-        for worker in config["workers"].values():
-            worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
+        change_every_worker(config, max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
 
     config = use_changed_config(tmp_path, monkeypatch, quick)
     try:
@@ -269,7 +269,7 @@ def test_every_call_a_function_makes_is_allowed_on_the_resource_it_touches(recor
 
 
 def test_every_action_a_function_is_allowed_is_called_or_justified(recorded_calls):
-    worker_functions = {w["function"] for w in pipeline_config()["workers"].values()}
+    worker_functions = {w.function for w in workers().values()}
     by_runtime = {
         iam_action(c) for c in recorded_calls if c.function in worker_functions
     } & WORKER_RUNTIME_ACTIONS

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from test_least_privilege import arn
 from tf_model import ACCOUNT, PARTITION, REGION, Scope, evaluate, pipeline_config, root
 
-from pixelpipe.config import workers
+from pixelpipe.config import settings, workers
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.redrivers import MoveTaskRedriver, RedriveReport
 from pixelpipe_cli.workflow_sources import fetch_log_trace
@@ -28,7 +28,7 @@ from pixelpipe_emulator.boto_session import default_session
 from pixelpipe_emulator.call_recorder import CallRecorder, RecordedCall, read_calls
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import cli, use_changed_config, wait_until
+from support.stacks import change_every_worker, cli, use_changed_config, wait_until
 
 # The IAM action of an API operation, where the two differ.
 ACTION_OF = {
@@ -108,8 +108,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Recorde
     monkeypatch = pytest.MonkeyPatch()
 
     def quick(config: dict[str, Any]) -> None:
-        for worker in config["workers"].values():
-            worker.update(max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
+        change_every_worker(config, max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
 
     use_changed_config(tmp_path, monkeypatch, quick)
     try:
@@ -188,8 +187,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Recorde
 
 def aws_only_calls() -> dict[str, list[RecordedCall]]:
     """The AWS branches, run against clients stubbed with API-reference answers, through the recorder."""
-    config = pipeline_config()
-    queue = next(iter(config["workers"].values()))
+    queue = next(iter(workers().values()))
     sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     functions = boto3.client(
         "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
@@ -199,10 +197,10 @@ def aws_only_calls() -> dict[str, list[RecordedCall]]:
         client.meta.events.register("provide-client-params", recorder.on_call)
     url = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/"
     queues = {
-        "url": url + queue["queue"],
-        "arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue['queue']}",
-        "dlq_url": url + queue["dlq"],
-        "dlq_arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue['dlq']}",
+        "url": url + queue.queue,
+        "arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue.queue}",
+        "dlq_url": url + queue.dlq,
+        "dlq_arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue.dlq}",
     }
     redriver = MoveTaskRedriver(sqs, functions, "dispatch-tasks", wait_seconds=0, sleep=lambda _: None)
     with Stubber(sqs) as sqs_stub, Stubber(functions) as lambda_stub:
@@ -251,7 +249,7 @@ def test_the_aws_only_calls_are_the_ones_the_aws_paths_make_and_are_allowed() ->
     made = {action_of(c) for c in aws_only_calls()["operator"]}
     assert made == AWS_ONLY_OPERATOR - {"sqs:DeleteMessage"}, made
     statements = policy("operator")
-    dlq = arn("sqs", next(iter(pipeline_config()["workers"].values()))["dlq"])
+    dlq = arn("sqs", next(iter(workers().values())).dlq)
     for action in made - {"lambda:InvokeFunction"}:
         assert decide(statements, action, dlq) == ALLOW, action
     assert "lambda:InvokeFunction" in granted(statements) - granted(policy("viewer"))
@@ -259,8 +257,8 @@ def test_the_aws_only_calls_are_the_ones_the_aws_paths_make_and_are_allowed() ->
 
 def test_no_role_may_receive_from_a_live_worker_queue_or_move_messages_out_of_it() -> None:
     """A peek there would hide a job's message from its worker; a move task from it would steal work."""
-    for step, worker in pipeline_config()["workers"].items():
-        queue, dlq = arn("sqs", worker["queue"]), arn("sqs", worker["dlq"])
+    for step, worker in workers().items():
+        queue, dlq = arn("sqs", worker.queue), arn("sqs", worker.dlq)
         for role in ("viewer", "operator"):
             assert decide(policy(role), "sqs:ReceiveMessage", queue) != ALLOW, (role, step)
             assert decide(policy(role), "sqs:ReceiveMessage", dlq) == ALLOW, (role, step)
@@ -268,7 +266,7 @@ def test_no_role_may_receive_from_a_live_worker_queue_or_move_messages_out_of_it
         assert decide(policy("operator"), "sqs:StartMessageMoveTask", dlq) == ALLOW, step
         assert decide(policy("viewer"), "sqs:StartMessageMoveTask", dlq) != ALLOW, step
     # the dispatch failures queue is redriven by re-invoking dispatch-tasks, never by a move task
-    failures = arn("sqs", pipeline_config()["functions"]["dispatch-tasks"]["failure_queue"])
+    failures = arn("sqs", settings().dispatch.failure_queue)
     assert decide(policy("operator"), "sqs:StartMessageMoveTask", failures) != ALLOW
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tf_model import REPO_ROOT, pipeline_config
 
+from pixelpipe.config import settings
+
 _spec = importlib.util.spec_from_file_location("package_lambdas", REPO_ROOT / "tools" / "package_lambdas.py")
 package_lambdas = importlib.util.module_from_spec(_spec)
 sys.modules["package_lambdas"] = package_lambdas
@@ -35,8 +37,7 @@ def fake_dependencies(root: Path) -> Path:
 
 def test_every_function_in_pipeline_json_gets_a_zip(tmp_path: Path):
     built = package_lambdas.build(tmp_path / "out", deps_dir=fake_dependencies(tmp_path))
-    config = pipeline_config()
-    expected = {*config["functions"], *(w["function"] for w in config["workers"].values())}
+    expected = set(settings().functions)
     assert {item.function for item in built} == expected
     assert {p.name for p in (tmp_path / "out").iterdir()} == {f"{name}.zip" for name in expected}
 

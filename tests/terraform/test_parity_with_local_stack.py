@@ -28,7 +28,7 @@ from tf_model import (
     root,
 )
 
-from pixelpipe.config import Resources, lambda_environment, workers
+from pixelpipe.config import Resources, lambda_environment, settings, workers
 from pixelpipe_emulator import provision as local_stack
 
 REGION = "us-east-1"
@@ -183,7 +183,7 @@ def test_dispatch_retries_and_failure_queue_match_the_local_stack(local_topology
     }
     assert declared == local_topology["dispatch_failures"]
     assert set(local_topology["target"].queues) >= {"_dispatch_failures", "_s3_events"}
-    assert local_topology["target"].dispatch_function == "dispatch-tasks"
+    assert local_topology["target"].dispatch_function == settings().dispatch_function
 
 
 def test_subscriptions_filter_policies_and_raw_delivery_match_the_local_stack(local_topology):
@@ -260,7 +260,7 @@ def terraform_functions() -> dict[str, dict[str, Any]]:
     sweeper_scope = top.call("sweeper", child("sweeper")).call("function", lambda_module)
     declared_function = read(sweeper_scope)
     declared[declared_function["function_name"]] = declared_function
-    for step in pipeline_config()["workers"]:
+    for step in workers():
         worker_scope = top.call("worker", child("worker"), each_key=step).call("function", lambda_module)
         declared_function = read(worker_scope)
         declared[declared_function["function_name"]] = declared_function
@@ -268,16 +268,9 @@ def terraform_functions() -> dict[str, dict[str, Any]]:
 
 
 def expected_functions() -> dict[str, dict[str, Any]]:
-    config = pipeline_config()
-    specs = dict(config["functions"])
-    specs.update({w["function"]: w for w in config["workers"].values()})
     return {
-        name: {
-            "handler": spec["handler"],
-            "timeout_seconds": spec["timeout_seconds"],
-            "memory_mb": spec["memory_mb"],
-        }
-        for name, spec in specs.items()
+        name: {"handler": spec.handler, "timeout_seconds": spec.timeout_seconds, "memory_mb": spec.memory_mb}
+        for name, spec in settings().functions.items()
     }
 
 

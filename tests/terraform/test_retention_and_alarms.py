@@ -9,6 +9,7 @@ import boto3
 from moto import mock_aws
 from tf_model import Scope, blocks, child, evaluate, pipeline_config, root
 
+from pixelpipe.config import settings, workers
 from pixelpipe.logic.jobs import EXPIRES_AT
 from pixelpipe_emulator.provision import provision
 
@@ -89,8 +90,7 @@ def test_every_dead_letter_queue_alarms_on_age_well_before_its_messages_expire()
     # checked by test_terraform_structure); evaluated here for each of them.
     assert alarm["for_each"] == not_empty["for_each"]
     config = pipeline_config()
-    queues = [w["dlq"] for w in config["workers"].values()]
-    queues += [f["failure_queue"] for f in config["functions"].values() if "failure_queue" in f]
+    queues = [*(w.dlq for w in workers().values()), settings().dispatch.failure_queue]
     for queue in queues:
         inner = dataclasses.replace(scope, each_key=queue)
         assert evaluate(alarm["metric_name"], inner) == "ApproximateAgeOfOldestMessage"

@@ -23,10 +23,11 @@ from tf_model import (
     load_module,
     module_dirs,
     parse_file,
-    pipeline_config,
     root,
     tf_files,
 )
+
+from pixelpipe.config import S3Source, settings, workers
 
 # ---------------------------------------------------------------------------------------------------------
 # What each function calls (from the handlers and adapters under lambdas/pixelpipe), and nothing more.
@@ -110,15 +111,16 @@ def test_every_tf_file_parses_with_python_hcl2(path: Path):
 
 def test_the_root_module_reads_names_from_pipeline_json():
     assert expression(root().locals["config"]) == 'jsondecode(file("${path.module}/../pipeline.json"))'
+    config = settings()
     names = [
-        *(w[key] for w in pipeline_config()["workers"].values() for key in ("queue", "dlq", "function")),
-        pipeline_config()["table"]["name"],
-        pipeline_config()["table"]["status_index"],
-        pipeline_config()["topic"]["name"],
-        pipeline_config()["state_machine"]["name"],
-        pipeline_config()["storage"]["upload_bucket"],
-        pipeline_config()["storage"]["thumbnail_bucket"],
-        pipeline_config()["functions"]["dispatch-tasks"]["failure_queue"],
+        *(name for w in config.workers.values() for name in (w.queue, w.dlq, w.function)),
+        config.table.name,
+        config.table.status_index,
+        config.topic.name,
+        config.state_machine.name,
+        config.storage.upload_bucket,
+        config.storage.thumbnail_bucket,
+        config.dispatch.failure_queue,
     ]
     for path in tf_files():
         text = path.read_text()
@@ -130,26 +132,25 @@ def test_the_root_module_reads_names_from_pipeline_json():
 # Queues
 # ---------------------------------------------------------------------------------------------------------
 def test_the_config_gives_every_queue_a_visibility_timeout_of_six_function_timeouts():
-    for step, worker in pipeline_config()["workers"].items():
-        assert worker["visibility_timeout_seconds"] >= 6 * worker["timeout_seconds"], step
-        assert worker["max_receive_count"] >= 5, step
+    for step, worker in workers().items():
+        assert worker.visibility_timeout_seconds >= 6 * worker.timeout_seconds, step
+        assert worker.max_receive_count >= 5, step
 
 
 def test_every_queue_has_a_dlq_with_max_receive_count_and_visibility_from_config():
     messaging = child("messaging")
-    assert expression(root().modules["messaging"]["workers"]) == "local.workers"
-    assert expression(root().locals["workers"]) == "local.config.workers"
     scope = Scope(root()).call("messaging", messaging)
     queues = messaging.resources_of("aws_sqs_queue")
     assert set(queues) == {"this", "dlq"}
     queue = queues["this"]
-    for step, worker in pipeline_config()["workers"].items():
+    assert set(evaluate(queue["for_each"], scope)) == set(workers())
+    for step, worker in workers().items():
         inner = scope.with_each(queue["for_each"], step)
         policy = expression(queue["redrive_policy"])
         assert "deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn" in policy
         assert "maxReceiveCount = each.value.max_receive_count" in policy
         visibility = evaluate(queue["visibility_timeout_seconds"], inner)
-        assert visibility == worker["visibility_timeout_seconds"]
+        assert visibility == worker.visibility_timeout_seconds
         # and the function behind the queue gets the timeout the queue was sized for
         worker_scope = Scope(root()).call("worker", child("worker"), each_key=step)
         timeout = evaluate("${var.timeout_seconds}", worker_scope)
@@ -170,8 +171,8 @@ def test_only_the_jobs_topic_may_send_to_a_worker_queue():
 # ---------------------------------------------------------------------------------------------------------
 # dispatch-tasks' failed async invocations: retried, then kept in a queue (never dropped)
 # ---------------------------------------------------------------------------------------------------------
-def dispatch_config() -> dict[str, Any]:
-    return pipeline_config()["functions"]["dispatch-tasks"]
+def dispatch_config() -> S3Source:
+    return settings().dispatch
 
 
 def test_dispatch_retries_from_config_then_sends_failures_to_the_failure_queue():
@@ -185,7 +186,7 @@ def test_dispatch_retries_from_config_then_sends_failures_to_the_failure_queue()
     scope = Scope(root())
     assert expression(config["function_name"]) == "module.dispatch_tasks.function_name"
     retries = evaluate(config["maximum_retry_attempts"], scope)
-    assert retries == dispatch_config()["maximum_retry_attempts"] and 0 <= retries <= 2
+    assert retries == dispatch_config().maximum_retry_attempts and 0 <= retries <= 2
     assert "qualifier" not in config  # the unqualified function: every invocation S3 makes
     (destinations,) = blocks(config, "destination_config")
     assert "on_success" not in destinations
@@ -197,7 +198,7 @@ def test_dispatch_retries_from_config_then_sends_failures_to_the_failure_queue()
         "dispatch_failures",
         "arn",
     )
-    assert destination.resource_name == dispatch_config()["failure_queue"]
+    assert destination.resource_name == dispatch_config().failure_queue
     # created after the role policy that lets Lambda send there (Lambda checks it)
     assert "${module.dispatch_tasks}" in config["depends_on"]
 
@@ -232,7 +233,7 @@ def test_the_failure_queue_is_alarmed_output_and_in_the_cli_target():
     assert "for step, q in var.queues : q.dlq_name =>" in queues
     assert "(var.dispatch_failures_queue) =" in queues
     failure_queue = evaluate("${var.dispatch_failures_queue}", scope)
-    assert failure_queue == dispatch_config()["failure_queue"]
+    assert failure_queue == dispatch_config().failure_queue
     alarm_for_it = dataclasses.replace(scope, each_key=failure_queue)
     assert evaluate(alarm["dimensions"], alarm_for_it) == {"QueueName": failure_queue}
     assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
@@ -291,7 +292,7 @@ def test_the_state_machine_logs_everything_to_its_own_log_group_and_traces():
 def test_the_sweeper_runs_at_the_configured_interval():
     scope = Scope(root()).call("sweeper", child("sweeper"))
     schedule = child("sweeper").resources[("aws_scheduler_schedule", "this")]
-    minutes = pipeline_config()["limits"]["sweep_interval_seconds"] / 60
+    minutes = settings().limits.sweep_interval_seconds / 60
     expected = "rate(1 minute)" if minutes == 1 else f"rate({int(minutes)} minutes)"
     assert evaluate(schedule["schedule_expression"], scope) == expected
 
@@ -331,31 +332,28 @@ def worker_extra_statements(step: str) -> list[dict[str, Any]]:
 
 
 def function_statements() -> dict[str, list[dict[str, Any]]]:
-    config = pipeline_config()
+    config = settings()
     result = {
-        "dispatch-tasks": statements(None, "dispatch_tasks"),
-        "sweeper": statements("sweeper", "this"),
+        config.dispatch_function: statements(None, "dispatch_tasks"),
+        config.sweeper_function: statements("sweeper", "this"),
     }
-    for step, worker in config["workers"].items():
-        result[worker["function"]] = statements("worker", "this") + worker_extra_statements(step)
-    assert sorted(result) == sorted(
-        [*config["functions"], *(w["function"] for w in config["workers"].values())]
-    )
+    for step, worker in config.workers.items():
+        result[worker.function] = statements("worker", "this") + worker_extra_statements(step)
+    assert sorted(result) == sorted(config.functions)
     return result
 
 
 def test_the_expected_action_table_covers_every_worker_in_pipeline_json():
-    assert set(WORKER_EXTRA_ACTIONS) == set(pipeline_config()["workers"]), (
+    assert set(WORKER_EXTRA_ACTIONS) == set(workers()), (
         "a new worker: list the AWS calls it makes in WORKER_EXTRA_ACTIONS (and grant them in terraform/)"
     )
 
 
 def test_every_function_is_granted_exactly_the_actions_it_calls():
     assert actions(lambda_statements()) == EVERY_FUNCTION
-    workers = pipeline_config()["workers"]
     for name, own in function_statements().items():
-        step = next((s for s, w in workers.items() if w["function"] == name), None)
-        expected = EXPECTED_ACTIONS[name] if step is None else EVERY_WORKER | WORKER_EXTRA_ACTIONS[step]
+        worker = settings().worker_of(name)
+        expected = EVERY_WORKER | WORKER_EXTRA_ACTIONS[worker.step] if worker else EXPECTED_ACTIONS[name]
         assert actions(own) == expected, name
 
 

@@ -278,17 +278,38 @@ def _object_literal(text: str, scope: Scope) -> dict[str, Any]:
     return result
 
 
+def _for_items(header: str, scope: Scope) -> list[Scope]:
+    """The scopes of `for NAME in COLLECTION` or `for KEY, VALUE in COLLECTION`, one per element."""
+    names, collection = (part.strip() for part in header.split(" in ", 1))
+    value = evaluate_expression(collection, scope)
+    pairs = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    if "," in names:
+        key_name, value_name = (n.strip() for n in names.split(",", 1))
+        return [scope.bind(key_name, k).bind(value_name, v) for k, v in pairs]
+    return [scope.bind(names, v) for _, v in pairs]
+
+
 def _for_list(text: str, scope: Scope) -> list[Any]:
-    """`[for NAME in COLLECTION : BODY]` or `[for NAME in COLLECTION : BODY if CONDITION]`."""
+    """`[for NAME in COLLECTION : BODY]` or `[for NAME in COLLECTION : BODY if CONDITION]` (or KEY, VALUE)."""
     header, *rest = _split_top_level(text[len("[for") : -1], ":")
-    name, collection = (part.strip() for part in header.split(" in ", 1))
     body, condition = _split_if(":".join(rest))
-    result = []
-    for item in evaluate_expression(collection, scope):
-        inner = scope.bind(name, item)
-        if condition is None or evaluate_expression(condition, inner):
-            result.append(evaluate_expression(body, inner))
-    return result
+    return [
+        evaluate_expression(body, inner)
+        for inner in _for_items(header, scope)
+        if condition is None or evaluate_expression(condition, inner)
+    ]
+
+
+def _for_object(text: str, scope: Scope) -> dict[str, Any]:
+    """`{for HEADER : KEY => VALUE}`, optionally with `if CONDITION` (evaluated first, as Terraform does)."""
+    header, *rest = _split_top_level(text[len("{for") : -1], ":")
+    body, condition = _split_if(":".join(rest))
+    key, value = (part.strip() for part in body.split("=>", 1))
+    return {
+        evaluate_expression(key, inner): evaluate_expression(value, inner)
+        for inner in _for_items(header, scope)
+        if condition is None or evaluate_expression(condition, inner)
+    }
 
 
 def _split_if(text: str) -> tuple[str, str | None]:
@@ -317,6 +338,8 @@ def evaluate_expression(text: str, scope: Scope) -> Any:
     text = text.strip()
     if text.startswith("[for ") and text.endswith("]"):
         return _for_list(text, scope)
+    if text.startswith("{for ") and text.endswith("}"):
+        return _for_object(text, scope)
     if text.startswith("can(") and text.endswith(")"):
         return _can(text[4:-1], scope)
     if re.fullmatch(r"-?\d+", text):
@@ -345,11 +368,15 @@ def evaluate_expression(text: str, scope: Scope) -> Any:
     division = re.fullmatch(r"(.+?)\s*/\s*(\d+)", text)
     if division and "(" not in division.group(1):
         return evaluate_expression(division.group(1), scope) / int(division.group(2))
-    call = re.fullmatch(r"(jsonencode|merge|lookup|ceil|concat|flatten|values|keys)\((.*)\)", text, re.S)
+    call = re.fullmatch(r"(jsonencode|merge|lookup|ceil|concat|flatten|values|keys|one)\((.*)\)", text, re.S)
     if call:
         arguments = [evaluate_expression(a, scope) for a in _split_top_level(call.group(2))]
         if call.group(1) == "jsonencode":
             return json.dumps(arguments[0], separators=(",", ":"), default=_encode_ref)
+        if call.group(1) == "one":
+            if len(arguments[0]) > 1:
+                raise Unsupported(f"one() of {len(arguments[0])} elements: {text}")
+            return arguments[0][0] if arguments[0] else None
         if call.group(1) == "ceil":
             return math.ceil(arguments[0])
         if call.group(1) == "concat":
@@ -444,8 +471,6 @@ def evaluate(value: Any, scope: Scope) -> Any:
         return value
     inner = _single_expression(value)
     if inner is not None:
-        if inner.startswith("{for"):
-            raise Unsupported(value)
         return evaluate_expression(inner, scope)
 
     def substitute(match: re.Match[str]) -> str:

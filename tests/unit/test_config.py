@@ -40,14 +40,18 @@ def test_the_repository_pipeline_json_is_valid_and_typed():
     # THEN the typed model carries the file's values
     raw = pipeline_config()
     assert config.limits.max_input_pixels == raw["limits"]["max_input_pixels"]
-    assert list(config.workers) == list(raw["workers"]) == list(workers())
+    assert list(config.functions) == list(raw["functions"])
+    assert list(config.workers) == list(workers())
     assert all(worker.step == step for step, worker in workers().items())
 
 
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        (lambda c: c["workers"]["resize"].pop("queue"), "workers.resize.queue: Field required"),
+        (
+            lambda c: c["functions"]["resize-worker"]["source"].pop("queue"),
+            "functions.resize-worker.source.worker.queue: Field required",
+        ),
         (lambda c: c["limits"].pop("max_input_bytes"), "limits.max_input_bytes: Field required"),
         (lambda c: c.pop("table"), "table: Field required"),
     ],
@@ -63,7 +67,10 @@ def test_a_missing_field_is_named(change, named):
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        (lambda c: c["workers"]["analysis"].update(timeout_seconds="30"), "workers.analysis.timeout_seconds"),
+        (
+            lambda c: c["functions"]["analysis-worker"].update(timeout_seconds="30"),
+            "functions.analysis-worker.timeout_seconds",
+        ),
         (lambda c: c["thumbnails"].update(sizes=[1024, "512"]), "thumbnails.sizes.1"),
         (lambda c: c["thumbnails"].update(quality=101), "thumbnails.quality"),
         (lambda c: c["limits"].update(allowed_formats="JPEG"), "limits.allowed_formats"),
