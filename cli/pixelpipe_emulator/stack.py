@@ -22,7 +22,7 @@ import requests
 import pixelpipe
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import settings
-from pixelpipe_emulator import call_recorder
+from pixelpipe_emulator import api_gateway, call_recorder
 from pixelpipe_emulator.faults import LOG_ENV, PLAN_ENV
 from pixelpipe_emulator.provision import provision
 from pixelpipe_emulator.target import LOCAL_CREDENTIALS, Target
@@ -72,6 +72,7 @@ class LocalStack:
         self._daemon: XRayDaemon | None = None
         self._execution_tracer: ExecutionTracer | None = None
         self.target: Target | None = None
+        self.api_port: int | None = None
 
     def start(self) -> Target:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -87,12 +88,20 @@ class LocalStack:
             name: probe.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions", "events")
         }
         self.target = provision(clients, self.endpoint)
+        self._describe_api(self.target)
         self.target.save(self.target_path)
         if self.tracing:
             self._start_tracing()
         for function in self.functions:
             self.start_function(function)
         return self.target
+
+    def _describe_api(self, target: Target) -> None:
+        """The front door's URL and fresh bearer tokens, when the stack runs the api function."""
+        if settings().api_function in self.functions:
+            self.api_port = self.api_port or free_port()
+            target.api_url = f"http://127.0.0.1:{self.api_port}"
+            target.api_tokens = api_gateway.new_tokens()
 
     def _supervise(self) -> None:
         """Start again every host that exited on its own (stop_function removes a host first)."""
@@ -176,8 +185,11 @@ class LocalStack:
         if self._daemon is not None:
             # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
             env.update(LAMBDA_TASK_ROOT=LAMBDA_TASK_ROOT, AWS_XRAY_DAEMON_ADDRESS=self._daemon.address)
+        command = ["-m", "pixelpipe_emulator.lambda_host", "--function", function]
+        if function == settings().api_function:  # the HTTP API and its function, in one process
+            command = ["-m", "pixelpipe_emulator.api_gateway", "--port", str(self.api_port)]
         self._hosts[function] = subprocess.Popen(
-            [sys.executable, "-m", "pixelpipe_emulator.lambda_host", "--function", function],
+            [sys.executable, *command],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

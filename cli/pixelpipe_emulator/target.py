@@ -46,6 +46,10 @@ class Target:
     # AWS only: the log group the state machine writes its Express executions' history to (the only
     # record of them there); locally the emulator's GetExecutionHistory answers instead.
     state_machine_log_group: str = ""
+    # The front door (docs/api.md): its base URL, and locally the bearer token of each role (`upload`,
+    # `operator`) that `pixelpipe up` made; on AWS callers sign with IAM or bring a JWT instead.
+    api_url: str = ""
+    api_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:

@@ -75,6 +75,32 @@ class EventsConfig(_Section):
     resend_after_seconds: int = Field(gt=300)
 
 
+class ApiThrottlingConfig(_Section):
+    """The HTTP API stage's default route throttling (and the local gateway's token bucket)."""
+
+    rate_per_second: PositiveInt
+    burst: PositiveInt
+
+
+class ApiScopesConfig(_Section):
+    """OAuth scopes a JWT must carry: `upload` (upload, read one's own) and `operator` (read all, retry)."""
+
+    upload: str = Field(min_length=1)
+    operator: str = Field(min_length=1)
+
+
+class ApiConfig(_Section):
+    """The front door (docs/api.md): how long a presigned upload form and a thumbnail URL live, the
+    page size of `GET /jobs`, throttling, the browser origins allowed (CORS) and the scopes."""
+
+    upload_expiry_seconds: int = Field(ge=1, le=3600)
+    download_expiry_seconds: int = Field(ge=1, le=3600)
+    page_size: int = Field(ge=1, le=1000)
+    throttling: ApiThrottlingConfig
+    cors_origins: list[str]
+    scopes: ApiScopesConfig
+
+
 class LimitsConfig(_Section):
     max_input_bytes: PositiveInt
     max_input_pixels: PositiveInt
@@ -191,6 +217,7 @@ class PipelineConfig(_Section):
     metrics: MetricsConfig
     state_machine: StateMachineConfig
     events: EventsConfig
+    api: ApiConfig
     limits: LimitsConfig
     retention: RetentionConfig
     alarms: AlarmsConfig
@@ -226,6 +253,11 @@ class PipelineConfig(_Section):
         source = self.functions[self.dispatch_function].source
         assert isinstance(source, S3Source)
         return source
+
+    @property
+    def api_function(self) -> str | None:
+        """The function the HTTP API invokes (the front door), if the pipeline has one."""
+        return next((name for name, f in self.functions.items() if f.source.type == "http"), None)
 
     @property
     def sweeper_function(self) -> str:
@@ -378,6 +410,41 @@ def _from_env(model: type[_Model], environ: Mapping[str, str]) -> _Model:
         raise ConfigError(f"invalid environment: {_describe(error)}") from error
 
 
+class ApiEnvironment(_Environment):
+    """What the `api` function learns from its environment: the IAM roles whose callers are operators
+    (comma-separated ARNs; Terraform's `api_operator_role_arns`), for callers signed with SigV4."""
+
+    operator_roles_text: str = Field(default="", alias="API_OPERATOR_ROLES")
+
+    @property
+    def operator_roles(self) -> list[str]:
+        return [arn.strip() for arn in self.operator_roles_text.split(",") if arn.strip()]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiEnvironment:
+        return _from_env(cls, os.environ if environ is None else environ)
+
+
+ENV_API_OPERATOR_ROLES = _field_alias(ApiEnvironment, "operator_roles_text")
+
+
+def api_settings(config: PipelineConfig, resources: Resources) -> Any:
+    """The front door's settings (logic/api_service.ApiSettings) from pipeline.json and the environment."""
+    from pixelpipe.logic.api_service import ApiSettings
+
+    return ApiSettings(
+        upload_prefix=config.storage.upload_prefix,
+        upload_bucket=resources.upload_bucket,
+        thumbnail_bucket=resources.thumbnail_bucket,
+        max_input_bytes=config.limits.max_input_bytes,
+        allowed_formats=list(config.limits.allowed_formats),
+        upload_expiry_seconds=config.api.upload_expiry_seconds,
+        download_expiry_seconds=config.api.download_expiry_seconds,
+        page_size=config.api.page_size,
+        job_deadline_seconds=config.limits.job_deadline_seconds,
+    )
+
+
 class LambdaSettings(BaseModel):
     """Everything a function reads at cold start: the pipeline file and its own environment."""
 
@@ -406,6 +473,9 @@ def lambda_environment(resources: Resources, function: str, label_backend: str) 
         # every installed distribution's metadata for plugin entry points.
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
+    if function == config.api_function:
+        # IAM callers' operator roles: none locally (callers bring a token); Terraform's variable on AWS.
+        env[ENV_API_OPERATOR_ROLES] = ""
     worker = config.worker_of(function)
     if worker is not None:
         env[ENV_STEP] = worker.step

@@ -16,6 +16,7 @@ from pixelpipe.logic.clock import now_iso, parse_iso
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
 from pixelpipe.logic.lifecycle import JobStatus, deadline_after
+from pixelpipe.logic.uploads import uploader_of
 
 
 class JobStore(Protocol):
@@ -81,6 +82,7 @@ class Dispatcher:
             deadline_at=deadline_after(now, self.deadline_seconds),
             expires_at=expires_at,
         )
+        _record_uploader(record, head)
         if self.jobs.create(record):
             if rejection:
                 return DispatchResult(job_id, "rejected", rejection)
@@ -104,6 +106,16 @@ class Dispatcher:
         message = JobMessage(job_id, source.bucket, source.key, source.version_id, list(self.steps))
         message_id = self.topic.publish(message)
         self.jobs.mark_dispatched(job_id, now_iso(), message_id)
+
+
+def _record_uploader(record: dict[str, Any], head: dict[str, Any]) -> None:
+    """An upload through the front door names its owner and file name in its metadata (logic/uploads.py):
+    the job keeps them, so `GET /jobs/{id}` shows a job only to its owner (and operators)."""
+    owner, file_name = uploader_of(head)
+    if owner:
+        record["owner"] = owner
+    if file_name:
+        record["source"]["fileName"] = file_name
 
 
 def _version_of(source: SourceObject, head: dict[str, Any]) -> str | None:
