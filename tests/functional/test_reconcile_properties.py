@@ -1,9 +1,10 @@
 """Property-based proof of the reconciler: the real ASL (statemachine/reconcile.asl.json) on the local
 stack's emulator, driven by hypothesis through claims, completions (current and stale attempts, success
 and failure), duplicates, late completions after a terminal state, operator retries, deadlines and
-completions started concurrently; after every step, once every execution has finished, the job records,
-the history and the metrics are checked against a model and against the invariants of
-docs/reliability.md.
+completions started concurrently, a deadline racing a completion; after every step, once every execution
+has finished, the job records, the history, the metrics and the job-finished events (exactly one per
+terminal transition, each confirmed, with a distinct eventId and the record's content) are checked against
+a model and against the invariants of docs/reliability.md.
 
 `make test` runs the `pixelpipe` profile (bounded); `HYPOTHESIS_PROFILE=soak` runs many more examples.
 """
@@ -149,6 +150,8 @@ class Harness:
     dynamodb: Any
     stepfunctions: Any
     cloudwatch: Any
+    events: Any
+    sqs: Any
     table: str
 
 
@@ -165,19 +168,29 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
             AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
         )
         yield Harness(
-            emulator, dynamodb, emulator.client("stepfunctions", **pool), emulator.client("cloudwatch"), table
+            emulator,
+            dynamodb,
+            emulator.client("stepfunctions", **pool),
+            emulator.client("cloudwatch"),
+            emulator.client("events"),
+            emulator.client("sqs"),
+            table,
         )
 
 
 class ReconcilerMachine(RuleBasedStateMachine):
-    """One example: a fresh state machine (its own metrics namespace, so the counts are this example's
-    alone) and JOBS fresh jobs; the rules act on them and the model follows."""
+    """One example: a fresh state machine (its own metrics namespace and event bus, so the counts and
+    the events are this example's alone) and JOBS fresh jobs; the rules act on them and the model
+    follows."""
 
     def __init__(self, harness: Harness) -> None:
         super().__init__()
         self.harness = h = harness
-        self.namespace = f"PixelPipeProperties{uuid.uuid4().hex[:12]}"
-        definition = state_machine_definition(h.table).replace(
+        suffix = uuid.uuid4().hex[:12]
+        self.namespace = f"PixelPipeProperties{suffix}"
+        self.bus, self.events_queue_url = self.event_bus(suffix)
+        self.events: list[dict[str, Any]] = []
+        definition = state_machine_definition(h.table, event_bus=self.bus).replace(
             json.dumps(pipeline_config()["metrics"]["namespace"]), json.dumps(self.namespace)
         )
         self.machine_arn = h.stepfunctions.create_state_machine(
@@ -192,8 +205,38 @@ class ReconcilerMachine(RuleBasedStateMachine):
         self.payloads: list[Payload] = []
         self.executions = 0
 
+    def event_bus(self, suffix: str) -> tuple[str, str]:
+        """A bus with the example rule (pipeline.json's source and detail-type) sending to a queue."""
+        h, config = self.harness, pipeline_config()["events"]
+        bus = f"reconcile-properties-{suffix}"
+        h.events.create_event_bus(Name=bus)
+        url = h.sqs.create_queue(QueueName=bus)["QueueUrl"]
+        arn = h.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        pattern = {"source": [config["source"]], "detail-type": [config["detail_type"]]}
+        h.events.put_rule(Name=bus, EventBusName=bus, EventPattern=json.dumps(pattern))
+        h.events.put_targets(Rule=bus, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        return bus, url
+
     def teardown(self) -> None:
-        self.harness.stepfunctions.delete_state_machine(stateMachineArn=self.machine_arn)
+        h = self.harness
+        h.stepfunctions.delete_state_machine(stateMachineArn=self.machine_arn)
+        h.events.remove_targets(Rule=self.bus, EventBusName=self.bus, Ids=["queue"])
+        h.events.delete_rule(Name=self.bus, EventBusName=self.bus)
+        h.events.delete_event_bus(Name=self.bus)
+        h.sqs.delete_queue(QueueUrl=self.events_queue_url)
+
+    def received_events(self) -> list[dict[str, Any]]:
+        """Every event the example rule delivered so far (EventBridge's envelope, detail parsed)."""
+        sqs = self.harness.sqs
+        while messages := sqs.receive_message(
+            QueueUrl=self.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", []):
+            self.events += [json.loads(m["Body"]) for m in messages]
+            sqs.delete_message_batch(
+                QueueUrl=self.events_queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return self.events
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -350,6 +393,41 @@ class ReconcilerMachine(RuleBasedStateMachine):
                 model.reasons.add(reason)
             self.finish(model, "FAILED")
 
+    @precondition(lambda self: self.payloads)
+    @rule(data=st.data())
+    def complete_racing_deadline(self, data: st.DataObject) -> None:
+        """A sweep's overdue deadline and a step's report started at the same moment: whichever terminal
+        write lands first wins, the other finds the job finished; the report is recorded on its step
+        either way (a late result)."""
+        payload = data.draw(st.sampled_from(self.payloads), label="payload")
+        model = self.jobs[[j.job_id for j in self.jobs].index(payload.job_id)]
+        was_pending, reason_was_set = model.status == "PENDING", bool(model.reasons)
+        reason = f"timeout: racing deadline {self.clock}"
+        deadline = deadline_input(model.job_id, deadline_after(model.deadline_at, 1), reason)
+        self.run([completion_input(payload.completion()), deadline])
+        step = model.steps[payload.step]
+        recorded = step.status == "RUNNING" and step.attempts == payload.attempt
+        if recorded:
+            step.status, step.recorded = payload.outcome, payload
+            model.recorded[(payload.step, payload.attempt, payload.outcome)] += 1
+            if payload.error and not reason_was_set:
+                model.reasons.add(payload.reason)
+        if not was_pending:
+            return
+        # The deadline always can win (the job is past it); the record says whether it did.
+        deadline_won = terminal_transitions(self.record(model))[-1]["detail"] == reason
+        if deadline_won:
+            if not reason_was_set:
+                model.reasons.add(reason)
+            self.finish(model, "FAILED")
+        elif model.count("FAILED") > 0:
+            self.finish(model, "FAILED")
+        else:
+            assert model.count("SUCCEEDED") == len(STEPS), (
+                "neither the deadline nor the report finished the job"
+            )
+            self.finish(model, "COMPLETE")
+
     @rule(
         job=st.integers(0, JOBS - 1), steps=st.sets(st.sampled_from(STEPS), min_size=1), force=st.booleans()
     )
@@ -438,12 +516,44 @@ class ReconcilerMachine(RuleBasedStateMachine):
             step_results.update((step, outcome) for step, _attempt, outcome in model.recorded.elements())
             completed += model.terminal_events.count("COMPLETE")
             failed += model.terminal_events.count("FAILED")
+        self.check_events()
         # The metrics count each terminal transition exactly once.
         assert (self.metric_sum("JobsCompleted"), self.metric_sum("JobsFailed")) == (completed, failed)
         # Step metrics count only the attempts the reconciler recorded.
         for step in STEPS:
             for outcome, metric in (("SUCCEEDED", "StepSucceeded"), ("FAILED", "StepFailed")):
                 assert self.metric_sum(metric, step) == step_results[(step, outcome)], (metric, step)
+
+    def check_events(self) -> None:
+        """Exactly one job-finished event per terminal transition, each confirmed (no
+        eventPendingAt left once its execution ended), each with its own eventId; the latest one says what
+        the record says."""
+        received = self.received_events()
+        ids = [event["detail"]["eventId"] for event in received]
+        assert len(ids) == len(set(ids)), "an event was sent twice"
+        for model in self.jobs:
+            job = self.record(model)
+            details = [e["detail"] for e in received if e["detail"]["jobId"] == model.job_id]
+            # Counted, not ordered: a deadline's time is the job's deadline, later than the example's clock.
+            assert Counter(d["status"] for d in details) == Counter(model.terminal_events)
+            assert "eventPendingAt" not in job, "an event sent but never confirmed"
+            if job["status"] not in TERMINAL:
+                continue
+            # The latest terminal transition's event says what the record says.
+            [latest] = [d for d in details if d["eventId"] == job["eventId"]]
+            assert latest["finishedAt"] == job["completedAt"]
+            assert latest["key"] == job["source"]["key"]
+            assert latest["reason"] == (job.get("failureReason") if job["status"] == "FAILED" else None)
+            # The results as the transition read them: a late result recorded after it is in the record,
+            # not in the event; a COMPLETE job had every result before it finished.
+            shown = ("size", "key", "width", "height")
+            thumbnails = [{f: t[f] for f in shown} for t in job.get("thumbnails") or []]
+            labels = [{"name": x["name"], "confidence": x["confidence"]} for x in job.get("labels") or []]
+            for sent, recorded in ((latest["thumbnails"], thumbnails), (latest["labels"], labels)):
+                assert sent == recorded or (job["status"] == "FAILED" and sent == []), (sent, recorded)
+        for event in received:
+            assert event["source"] == pipeline_config()["events"]["source"]
+            assert event["detail-type"] == pipeline_config()["events"]["detail_type"]
 
     def metric_sum(self, name: str, step: str | None = None) -> float:
         now = datetime.now(UTC)
