@@ -7,6 +7,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
+import boto3
+
 from pixelpipe.config import pipeline_config, settings, workers
 from pixelpipe.logic.jobs import EXPIRES_AT
 from pixelpipe_emulator.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
@@ -71,7 +73,9 @@ def provision_job_events(events_client: Any, sqs: Any, region: str) -> dict[str,
     dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_dlq']}"
     url = sqs.create_queue(
         QueueName=events["example_queue"],
-        Attributes={"MessageRetentionPeriod": "1209600", "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
+        Attributes={
+            "MessageRetentionPeriod": "1209600",
+            "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
         },
     )["QueueUrl"]
     arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_queue']}"
@@ -201,7 +205,11 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE_NAME}",
     }
 
-    queues[JOB_EVENTS_QUEUE] = provision_job_events(clients["events"], sqs, region)
+    # A caller that passes no EventBridge client (tests written before the bus) gets one like its others.
+    events_client = clients.get("events") or boto3.client(
+        "events", region_name=region, endpoint_url=endpoint_url
+    )
+    queues[JOB_EVENTS_QUEUE] = provision_job_events(events_client, sqs, region)
 
     machine = config["state_machine"]
     state_machine_arn = sfn.create_state_machine(

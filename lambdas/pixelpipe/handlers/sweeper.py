@@ -1,4 +1,5 @@
-"""sweeper: on a schedule, fail jobs still PENDING past the configured deadline (via reconcile)."""
+"""sweeper: on a schedule, fail jobs still PENDING past the configured deadline (via reconcile), and
+re-send the job-finished events no execution confirmed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from pixelpipe.adapters.job_events import UnconfirmedEvents, event_input
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, deadline_input
 from pixelpipe.aws_clients import LazyClient
@@ -36,7 +38,16 @@ class DeadlineReporter:
                 current_trace_header(),
             )
 
+    def resend_event(self, job_id: str) -> None:
+        with job_subsegment("## resend job event", job_id, "event"):
+            self._reconciler.start(
+                f"{job_id}-event-{uuid.uuid4().hex[:8]}",
+                event_input(job_id, now_iso()),
+                current_trace_header(),
+            )
 
+
+_reporter = DeadlineReporter(Reconciler(LazyClient("stepfunctions"), _resources.state_machine_arn))
 _sweeper = Sweeper(
     jobs=JobsTable(
         LazyClient("dynamodb"),
@@ -44,8 +55,11 @@ _sweeper = Sweeper(
         _config.table.status_index,
         _config.table.deadline_index,
     ),
-    reconcile=DeadlineReporter(Reconciler(LazyClient("stepfunctions"), _resources.state_machine_arn)),
+    reconcile=_reporter,
     deadline_seconds=_config.limits.job_deadline_seconds,
+    events=UnconfirmedEvents(LazyClient("dynamodb"), _resources.table, _config.table.event_index),
+    resend=_reporter,
+    resend_after_seconds=_config.events.resend_after_seconds,
 )
 
 
@@ -53,7 +67,9 @@ _sweeper = Sweeper(
 @tracer.capture_lambda_handler(capture_response=False)  # X-Ray must not keep job ids and keys
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failed = _sweeper.sweep(now_iso())
-    logger.info("sweep finished", overdue=len(failed))
+    now = now_iso()
+    failed = _sweeper.sweep(now)
+    resent = _sweeper.resend_events(now)
+    logger.info("sweep finished", overdue=len(failed), events_resent=len(resent))
     record_timeouts(len(failed))
-    return {"timedOut": failed}
+    return {"timedOut": failed, "eventsResent": resent}
