@@ -98,6 +98,10 @@ output "cli_target" {
 
     # Express executions' history (level ALL, with data): what `pixelpipe job --history` and `graph` read.
     state_machine_log_group = module.reconciler.log_group_name
+
+    # The front door (terraform/api.tf, docs/api.md); callers sign with IAM or bring a JWT, so no tokens.
+    api_url    = aws_apigatewayv2_stage.api.invoke_url
+    api_tokens = {}
   }
 }
 

@@ -82,3 +82,31 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "api_jwt_issuer" {
+  description = "OIDC issuer URL of a JWT authorizer for the front door (e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID); empty: routes use IAM (SigV4)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.api_jwt_issuer == "" || startswith(var.api_jwt_issuer, "https://")
+    error_message = "api_jwt_issuer must be empty or an https:// issuer URL."
+  }
+}
+
+variable "api_jwt_audience" {
+  description = "Audiences (client ids) a JWT must name, with api_jwt_issuer."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.api_jwt_issuer == "" || length(var.api_jwt_audience) > 0
+    error_message = "With api_jwt_issuer, api_jwt_audience must list at least one audience."
+  }
+}
+
+variable "api_operator_role_arns" {
+  description = "IAM roles whose SigV4 callers have the operator scope on the front door (read every job, list, retry); other IAM callers upload and read their own."
+  type        = list(string)
+  default     = []
+}

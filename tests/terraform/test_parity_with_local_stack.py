@@ -254,7 +254,7 @@ def terraform_functions() -> dict[str, dict[str, Any]]:
             "environment": environment,
         }
 
-    for block in ("dispatch_tasks",):
+    for block in ("dispatch_tasks", "api"):
         declared_function = read(top.call(block, lambda_module))
         declared[declared_function["function_name"]] = declared_function
     sweeper_scope = top.call("sweeper", child("sweeper")).call("function", lambda_module)

@@ -49,6 +49,15 @@ EXPECTED_ACTIONS = {
         "sqs:SendMessage",  # Lambda delivers the on-failure record with the function's execution role
     },
     "sweeper": {"dynamodb:Query", "states:StartExecution"},
+    "api": {
+        "dynamodb:GetItem",  # GET /jobs/{id}, GET /uploads/{id}
+        "dynamodb:Query",  # GET /jobs pages the status index
+        "dynamodb:UpdateItem",  # POST /jobs/{id}/retry reopens the job
+        "sns:Publish",  # ... and publishes its message
+        "s3:PutObject",  # the presigned POST is signed with the function's role
+        "s3:GetObject",  # HEAD of an upload; the thumbnails' presigned GET URLs
+        "s3:ListBucket",  # so a HEAD of a not-yet-uploaded key is 404, not 403
+    },
 }
 EVERY_WORKER = {
     "sqs:ReceiveMessage",
@@ -337,6 +346,8 @@ def function_statements() -> dict[str, list[dict[str, Any]]]:
         config.dispatch_function: statements(None, "dispatch_tasks"),
         config.sweeper_function: statements("sweeper", "this"),
     }
+    if config.api_function:
+        result[config.api_function] = statements(None, "api")
     for step, worker in config.workers.items():
         result[worker.function] = statements("worker", "this") + worker_extra_statements(step)
     assert sorted(result) == sorted(config.functions)
@@ -389,6 +400,19 @@ def test_every_scoped_statement_names_the_resource_its_service_owns():
         if service == "s3" and statement["actions"] == ["s3:ListBucket"]:
             # a bucket-level action: the upload bucket itself, never its objects or another bucket
             assert references == ["module.storage.upload_bucket_arn"], (owner, references)
+        elif service == "s3" and owner == settings().api_function:
+            # the front door signs uploads into the upload prefix and thumbnail URLs, nothing else
+            assert len(references) == 1, (owner, references)
+            bucket, prefix = (
+                ("upload", "upload_prefix")
+                if "upload" in references[0]
+                else ("thumbnail", "thumbnail_prefix")
+            )
+            assert bucket in references[0] and prefix in references[0] and references[0].endswith("*"), (
+                references
+            )
+            if bucket == "thumbnail":
+                assert statement["actions"] == ["s3:GetObject"], statement["actions"]
         elif service == "s3":
             writes = any(a == "s3:PutObject" for a in statement["actions"])
             bucket, prefix = ("thumbnail", "thumbnail_prefix") if writes else ("upload", "upload_prefix")

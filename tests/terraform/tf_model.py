@@ -368,7 +368,8 @@ def evaluate_expression(text: str, scope: Scope) -> Any:
     division = re.fullmatch(r"(.+?)\s*/\s*(\d+)", text)
     if division and "(" not in division.group(1):
         return evaluate_expression(division.group(1), scope) / int(division.group(2))
-    call = re.fullmatch(r"(jsonencode|merge|lookup|ceil|concat|flatten|values|keys|one)\((.*)\)", text, re.S)
+    functions = "jsonencode|merge|lookup|ceil|concat|flatten|values|keys|one|join"
+    call = re.fullmatch(rf"({functions})\((.*)\)", text, re.S)
     if call:
         arguments = [evaluate_expression(a, scope) for a in _split_top_level(call.group(2))]
         if call.group(1) == "jsonencode":
@@ -377,6 +378,8 @@ def evaluate_expression(text: str, scope: Scope) -> Any:
             if len(arguments[0]) > 1:
                 raise Unsupported(f"one() of {len(arguments[0])} elements: {text}")
             return arguments[0][0] if arguments[0] else None
+        if call.group(1) == "join":
+            return arguments[0].join(arguments[1])
         if call.group(1) == "ceil":
             return math.ceil(arguments[0])
         if call.group(1) == "concat":
