@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pixelpipe_cli import step_results
+
 console = Console()
 error_console = Console(stderr=True)  # refusals and progress bars, so stdout stays clean
 
@@ -121,6 +123,13 @@ def job_panel(job: dict[str, Any]) -> list[Any]:
         for label in job["labels"]:
             labels.add_row(literal(label["name"]), f"{label['confidence']:.1f}")
         parts.append(labels)
+    for result in step_results.other_results(job):  # any other step's result, as its values
+        values = Table(title=literal(f"{result.step} ({result.field})"))
+        values.add_column("field")
+        values.add_column("value", overflow="fold")
+        for key, value in result.rows:
+            values.add_row(literal(key), literal(value))
+        parts.append(values)
     return parts
 
 

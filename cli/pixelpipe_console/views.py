@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from pixelpipe.logic.clock import parse_iso
+from pixelpipe_cli import step_results
 from pixelpipe_console import data
 
 HERE = Path(__file__).parent
@@ -65,6 +66,7 @@ def make_templates() -> Jinja2Templates:
         duration_ms=data.duration_ms,
         job_version=data.job_version,
         smallest_thumbnail=_smallest_thumbnail,
+        step_results=step_results.other_results,
         statuses=data.STATUSES,
         now=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pixelpipe.config import step_names
 from pixelpipe_cli.jobs_client import JobsClient
 from support import inputs
 from support.inputs import BLUE, GREEN, RED, WHITE
@@ -56,7 +57,7 @@ def test_each_bad_input_ends_terminal_with_its_reason_or_its_thumbnails(
     if isinstance(expected, str):
         assert job["status"] == "FAILED", (name, job.get("thumbnails"))
         step, _, reason = job["failureReason"].partition(": ")
-        assert step in ("resize", "analysis") and reason == expected, job["failureReason"]
+        assert step in step_names() and reason == expected, job["failureReason"]
     else:
         assert job["status"] == "COMPLETE", (name, job.get("failureReason"))
         assert [(t["size"], t["width"], t["height"]) for t in job["thumbnails"]] == expected

@@ -9,6 +9,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from pixelpipe.config import settings
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.main import app
 from pixelpipe_cli.traces import job_trace, slow_jobs
@@ -37,14 +38,16 @@ def test_a_jobs_trace_has_a_segment_for_every_hop(client: JobsClient) -> None:
     job = client.wait([job_id], timeout=60)[job_id]
     assert job["status"] == "COMPLETE" and job["traceId"].startswith("1-")
     # WHEN its trace is read back
-    hops = {"dispatch-tasks", "resize-queue", "ai-analysis-queue", "resize-worker", "analysis-worker"}
+    config = settings()
+    hops = {config.dispatch_function, *(w.queue for w in config.workers.values())}
+    hops |= {w.function for w in config.workers.values()}
     trace = wait_for_trace(client, job, hops | {"pixelpipe-reconcile", "labels onnx-efficientnet-lite0"})
     spans = trace["spans"]
     names = [span["name"] for span in spans]
     # THEN every hop is a top-level span of the job's waterfall...
     top = {span["name"] for span in spans if span["depth"] == 0}
     assert hops <= top, top
-    assert names.count("pixelpipe-reconcile") == 2  # one reconcile run per step
+    assert names.count("pixelpipe-reconcile") == len(config.workers)  # one reconcile run per step
     # ...with the AWS calls and the model call nested inside the functions
     nested_calls = (
         "s3 HeadObject",
