@@ -17,6 +17,9 @@ locals {
   # same name; the apply role may create no role without it.
   permissions_boundary_arn = "arn:${local.partition}:iam::${local.account_id}:policy/${local.resource_prefix}-permissions-boundary"
 
+  # Every dead-letter and failure queue keeps a message this long (pipeline.json retention; SQS max 14 days).
+  dead_letter_retention_seconds = local.config.retention.dead_letters_days * 86400
+
   # Every Lambda function by name, in one shape: handler, timeout, memory and its event source.
   functions = local.config.functions
   # The function S3 invokes and the one the schedule invokes, found by their source's type.

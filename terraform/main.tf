@@ -42,6 +42,8 @@ module "messaging" {
   steps_attribute = local.config.topic.steps_attribute
   name_prefix     = local.prefix
   workers         = local.workers
+
+  dead_letter_retention_seconds = local.dead_letter_retention_seconds
 }
 
 module "reconciler" {
@@ -120,7 +122,7 @@ module "dispatch_tasks" {
 # instead of dropping it. `pixelpipe dlq redrive --queue dispatch` re-invokes dispatch-tasks with it.
 resource "aws_sqs_queue" "dispatch_failures" {
   name                      = "${local.prefix}${local.functions[local.dispatch_function].source.failure_queue}"
-  message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to fix the cause and redrive
+  message_retention_seconds = local.dead_letter_retention_seconds # time to fix the cause and redrive
   sqs_managed_sse_enabled   = true
 }
 
@@ -226,5 +228,6 @@ module "observability" {
   queue_age_alarm_seconds = var.queue_age_alarm_seconds
   # From pipeline.json: the age at which a dead letter needs a human, well before it expires.
   dead_letter_age_alarm_seconds = local.config.alarms.dead_letter_age_seconds
+  dead_letter_retention_days    = local.config.retention.dead_letters_days
   alarm_email                   = var.alarm_email
 }

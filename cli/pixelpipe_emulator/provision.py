@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from pixelpipe.config import pipeline_config, settings, workers
+from pixelpipe.config import settings
 from pixelpipe.logic.jobs import EXPIRES_AT
 from pixelpipe_emulator.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
@@ -25,20 +25,20 @@ def definition_file() -> Traversable:
     """The ASL file pipeline.json names. The path is relative to the repository root for Terraform; this
     package carries the same `statemachine/` (a link in the checkout, a copy in the wheel), so the one path
     serves an installed package too."""
-    return resources.files(__package__).joinpath(pipeline_config()["state_machine"]["definition"])
+    return resources.files(__package__).joinpath(settings().state_machine.definition)
 
 
 def state_machine_definition(table_name: str, event_bus: str | None = None) -> str:
     """The ASL with the variables Terraform's templatefile() fills in, filled in the same way (a test may
     name its own event bus)."""
-    config = pipeline_config()
-    events = config["events"]
+    config = settings()
+    events = config.events
     variables = {
         "jobs_table": table_name,
-        "metrics_namespace": config["metrics"]["namespace"],
-        "event_bus": event_bus or events["bus"],
-        "event_source": events["source"],
-        "event_detail_type": events["detail_type"],
+        "metrics_namespace": config.metrics.namespace,
+        "event_bus": event_bus or events.bus,
+        "event_source": events.source,
+        "event_detail_type": events.detail_type,
     }
     text = definition_file().read_text()
     for name, value in variables.items():
@@ -49,50 +49,53 @@ def state_machine_definition(table_name: str, event_bus: str | None = None) -> s
 
 
 def filter_policy(step: str) -> str:
-    return json.dumps({pipeline_config()["topic"]["steps_attribute"]: [step]})
+    return json.dumps({settings().topic.steps_attribute: [step]})
 
 
 def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
     return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
 
 
+def dead_letter_retention() -> dict[str, str]:
+    """The attributes of every dead-letter and failure queue: pipeline.json's retention, as Terraform's."""
+    return {"MessageRetentionPeriod": str(settings().retention.dead_letters_seconds)}
+
+
 def job_finished_pattern() -> str:
     """The example rule's event pattern (as terraform/events.tf): every job-finished event of this stack."""
-    events = pipeline_config()["events"]
-    return json.dumps({"source": [events["source"]], "detail-type": [events["detail_type"]]})
+    events = settings().events
+    return json.dumps({"source": [events.source], "detail-type": [events.detail_type]})
 
 
 def provision_job_events(events_client: Any, sqs: Any, region: str) -> dict[str, str]:
     """The event bus, and the example rule sending every job-finished event to a queue with its DLQ
     (terraform/events.tf): moto's EventBridge delivers rule matches to SQS targets."""
-    events = pipeline_config()["events"]
-    events_client.create_event_bus(Name=events["bus"])
-    dlq_url = sqs.create_queue(
-        QueueName=events["example_dlq"], Attributes={"MessageRetentionPeriod": "1209600"}
-    )["QueueUrl"]
-    dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_dlq']}"
+    events = settings().events
+    events_client.create_event_bus(Name=events.bus)
+    dlq_url = sqs.create_queue(QueueName=events.example_dlq, Attributes=dead_letter_retention())["QueueUrl"]
+    dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events.example_dlq}"
     url = sqs.create_queue(
-        QueueName=events["example_queue"],
+        QueueName=events.example_queue,
         Attributes={
-            "MessageRetentionPeriod": "1209600",
-            "RedrivePolicy": redrive_policy(dlq_arn, events["example_max_receive_count"]),
+            **dead_letter_retention(),
+            "RedrivePolicy": redrive_policy(dlq_arn, events.example_max_receive_count),
         },
     )["QueueUrl"]
-    arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events['example_queue']}"
+    arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{events.example_queue}"
     events_client.put_rule(
-        Name=events["example_rule"], EventBusName=events["bus"], EventPattern=job_finished_pattern()
+        Name=events.example_rule, EventBusName=events.bus, EventPattern=job_finished_pattern()
     )
     events_client.put_targets(
-        Rule=events["example_rule"], EventBusName=events["bus"], Targets=[{"Id": "example-queue", "Arn": arn}]
+        Rule=events.example_rule, EventBusName=events.bus, Targets=[{"Id": "example-queue", "Arn": arn}]
     )
     return {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
 
 
 def create_jobs_table(ddb: Any) -> None:
     """The jobs table with its status, deadline and event indexes, as modules/jobs_table declares it."""
-    table = pipeline_config()["table"]
+    table = settings().table
     ddb.create_table(
-        TableName=table["name"],
+        TableName=table.name,
         BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
         AttributeDefinitions=[
@@ -104,7 +107,7 @@ def create_jobs_table(ddb: Any) -> None:
         ],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": table["status_index"],
+                "IndexName": table.status_index,
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "createdAt", "KeyType": "RANGE"},
@@ -112,7 +115,7 @@ def create_jobs_table(ddb: Any) -> None:
                 "Projection": {"ProjectionType": "ALL"},
             },
             {
-                "IndexName": table["deadline_index"],
+                "IndexName": table.deadline_index,
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "deadlineAt", "KeyType": "RANGE"},
@@ -121,7 +124,7 @@ def create_jobs_table(ddb: Any) -> None:
             },
             {
                 # Sparse: only a finished job whose event is not yet confirmed carries eventPendingAt.
-                "IndexName": table["event_index"],
+                "IndexName": table.event_index,
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "eventPendingAt", "KeyType": "RANGE"},
@@ -133,27 +136,25 @@ def create_jobs_table(ddb: Any) -> None:
 
 
 def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
-    config = pipeline_config()
-    region = config["region"]
-    storage, table = config["storage"], config["table"]
+    config = settings()
+    region = config.region
+    storage, table = config.storage, config.table
     s3, ddb, sns, sqs, sfn = (clients[name] for name in ("s3", "dynamodb", "sns", "sqs", "stepfunctions"))
 
-    for bucket in (storage["upload_bucket"], storage["thumbnail_bucket"]):
+    for bucket in (storage.upload_bucket, storage.thumbnail_bucket):
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=storage["upload_bucket"], VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_versioning(Bucket=storage.upload_bucket, VersioningConfiguration={"Status": "Enabled"})
 
     create_jobs_table(ddb)
     # As modules/jobs_table: records expire (moto stores the setting; it deletes nothing).
     ddb.update_time_to_live(
-        TableName=table["name"], TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
+        TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
     )
 
-    topic_arn = sns.create_topic(Name=config["topic"]["name"])["TopicArn"]
+    topic_arn = sns.create_topic(Name=config.topic.name)["TopicArn"]
     queues: dict[str, dict[str, str]] = {}
-    for step, worker in workers().items():
-        dlq_url = sqs.create_queue(QueueName=worker.dlq, Attributes={"MessageRetentionPeriod": "1209600"})[
-            "QueueUrl"
-        ]
+    for step, worker in config.workers.items():
+        dlq_url = sqs.create_queue(QueueName=worker.dlq, Attributes=dead_letter_retention())["QueueUrl"]
         dlq_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{worker.dlq}"
         url = sqs.create_queue(
             QueueName=worker.queue,
@@ -174,11 +175,9 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
     # dispatch-tasks' on-failure destination. Lambda's async retries are played by the relay queue: an
     # event the function failed on stays there for another try, and after 1 + maximum_retry_attempts
     # tries SQS moves it here, as Lambda sends the invocation record to the destination on AWS.
-    dispatch = settings().dispatch
+    dispatch = config.dispatch
     failures_name = dispatch.failure_queue
-    failures_url = sqs.create_queue(
-        QueueName=failures_name, Attributes={"MessageRetentionPeriod": "1209600"}
-    )["QueueUrl"]
+    failures_url = sqs.create_queue(QueueName=failures_name, Attributes=dead_letter_retention())["QueueUrl"]
     failures_arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{failures_name}"
     queues[DISPATCH_FAILURES_QUEUE] = {"url": failures_url, "arn": failures_arn}
 
@@ -187,15 +186,13 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
         Attributes={"RedrivePolicy": redrive_policy(failures_arn, dispatch.maximum_retry_attempts + 1)},
     )["QueueUrl"]
     s3.put_bucket_notification_configuration(
-        Bucket=storage["upload_bucket"],
+        Bucket=storage.upload_bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
                     "QueueArn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{S3_EVENTS_QUEUE_NAME}",
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {"FilterRules": [{"Name": "prefix", "Value": storage["upload_prefix"]}]}
-                    },
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": storage.upload_prefix}]}},
                 }
             ]
         },
@@ -211,26 +208,26 @@ def provision(clients: dict[str, Any], endpoint_url: str) -> Target:
     )
     queues[JOB_EVENTS_QUEUE] = provision_job_events(events_client, sqs, region)
 
-    machine = config["state_machine"]
+    machine = config.state_machine
     state_machine_arn = sfn.create_state_machine(
-        name=machine["name"],
-        definition=state_machine_definition(table["name"]),
-        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{machine['name']}",
+        name=machine.name,
+        definition=state_machine_definition(table.name),
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{machine.name}",
         type="EXPRESS",
         tracingConfiguration={"enabled": True},
     )["stateMachineArn"]
 
     return Target(
         region=region,
-        upload_bucket=storage["upload_bucket"],
-        upload_prefix=storage["upload_prefix"],
-        thumbnail_bucket=storage["thumbnail_bucket"],
-        jobs_table=table["name"],
-        status_index=table["status_index"],
+        upload_bucket=storage.upload_bucket,
+        upload_prefix=storage.upload_prefix,
+        thumbnail_bucket=storage.thumbnail_bucket,
+        jobs_table=table.name,
+        status_index=table.status_index,
         topic_arn=topic_arn,
         state_machine_arn=state_machine_arn,
         queues=queues,
         endpoint_url=endpoint_url,
         account_id=ACCOUNT_ID,
-        dispatch_function=settings().dispatch_function,
+        dispatch_function=config.dispatch_function,
     )

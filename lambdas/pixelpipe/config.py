@@ -112,6 +112,14 @@ class LimitsConfig(_Section):
 class RetentionConfig(_Section):
     uploads_days: PositiveInt
     records_days: PositiveInt
+    # Every dead-letter and failure queue keeps a message this long: time to fix the cause and redrive.
+    # 14 days is SQS's maximum.
+    dead_letters_days: int = Field(ge=1, le=14)
+
+    @property
+    def dead_letters_seconds(self) -> int:
+        """SQS's MessageRetentionPeriod for the dead-letter queues."""
+        return self.dead_letters_days * 86_400
 
 
 class AlarmsConfig(_Section):
@@ -289,6 +297,11 @@ def _config_candidates() -> list[Path]:
     explicit = os.environ.get("PIXELPIPE_CONFIG_FILE")
     # In a Lambda zip the file sits beside the package; in the repository it is at the root.
     return [Path(explicit)] if explicit else [here / CONFIG_FILE_NAME, here.parent.parent / CONFIG_FILE_NAME]
+
+
+def config_path() -> Path:
+    """The pipeline.json in use (PIXELPIPE_CONFIG_FILE, else beside the package, else the repository's)."""
+    return _config_path()
 
 
 def _config_path() -> Path:

@@ -11,8 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tf_model import REPO_ROOT, pipeline_config
+from tf_model import REPO_ROOT
 
+from pixelpipe.config import settings
 from pixelpipe_emulator.provision import state_machine_definition
 
 TOOLS_BIN = REPO_ROOT / ".venv-checkov" / "bin"
@@ -71,7 +72,7 @@ def test_every_checkov_skip_carries_its_reason_inline():
 
 def rendered_asl() -> str:
     """The ASL with its templatefile variables filled in, exactly as the local stack deploys it."""
-    return state_machine_definition(pipeline_config()["table"]["name"])
+    return state_machine_definition(settings().table.name)
 
 
 def statelint(tools_bin: Path, path: Path) -> subprocess.CompletedProcess:

@@ -24,9 +24,9 @@ import pytest
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.stub import ANY, Stubber
-from tf_model import REPO_ROOT, child, pipeline_config
+from tf_model import REPO_ROOT, child
 
-from pixelpipe.config import workers
+from pixelpipe.config import settings, workers
 from pixelpipe_cli.target import Target
 from pixelpipe_console import data_queues
 
@@ -72,7 +72,7 @@ def step_metric_names() -> list[str]:
 def state_machine_metrics(namespace: str) -> list[Metric]:
     """Every metric the ASL's PutMetricData tasks send: names (a `MetricName.$` path takes each value its
     choices give it) and dimension names, as written in the ASL."""
-    text = (REPO_ROOT / pipeline_config()["state_machine"]["definition"]).read_text()
+    text = (REPO_ROOT / settings().state_machine.definition).read_text()
     published = []
     for state in json.loads(text.replace("${metrics_namespace}", namespace))["States"].values():
         if not state.get("Resource", "").endswith(":cloudwatch:putMetricData"):
@@ -132,7 +132,7 @@ def dashboard_searches(namespace: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("prefix", ["", "dev-"])
 def test_every_custom_metric_is_drawn_by_a_search_that_matches_it_as_published(prefix: str) -> None:
-    namespace = prefix + pipeline_config()["metrics"]["namespace"]
+    namespace = prefix + settings().metrics.namespace
     searches = dashboard_searches(namespace)
     published = state_machine_metrics(namespace) + function_metrics(namespace)
     for metric in published:
@@ -149,7 +149,7 @@ def test_every_custom_metric_is_drawn_by_a_search_that_matches_it_as_published(p
 
 
 def test_a_stack_with_a_prefix_does_not_chart_another_stacks_custom_metrics() -> None:
-    base = pipeline_config()["metrics"]["namespace"]
+    base = settings().metrics.namespace
     theirs = state_machine_metrics(base) + function_metrics(base)
     for search in dashboard_searches("dev-" + base).values():
         assert not any(search_matches(search, metric) for metric in theirs), search

@@ -23,7 +23,6 @@ from tf_model import (
     expression,
     load_module,
     parse_file,
-    pipeline_config,
     root,
 )
 
@@ -217,7 +216,7 @@ def test_no_role_can_change_its_own_or_another_deploy_roles_policies_or_trust(ro
 
 
 def test_no_role_can_create_or_reshape_a_role_without_the_boundary(roles):
-    new_role = role_arn(f"{pipeline_config()['project']}-resize-worker")
+    new_role = role_arn(f"{settings().project}-resize-worker")
     without = [{}, {"iam:PermissionsBoundary": role_arn("x").replace(":role/x", ":policy/another-boundary")}]
     for role in roles.values():
         for action in (
@@ -234,7 +233,7 @@ def test_no_role_can_create_or_reshape_a_role_without_the_boundary(roles):
 
 
 def test_no_role_can_remove_the_boundary_or_edit_the_boundary_policy(roles):
-    stack_role = role_arn(f"{pipeline_config()['project']}-resize-worker")
+    stack_role = role_arn(f"{settings().project}-resize-worker")
     for role in roles.values():
         assert decide(role.policy, "iam:DeleteRolePermissionsBoundary", stack_role) == DENY, role.name
         for action in POLICY_CHANGES:
@@ -242,7 +241,7 @@ def test_no_role_can_remove_the_boundary_or_edit_the_boundary_policy(roles):
 
 
 def test_pass_role_is_always_conditioned_on_the_receiving_service(roles):
-    stack_role = role_arn(f"{pipeline_config()['project']}-resize-worker")
+    stack_role = role_arn(f"{settings().project}-resize-worker")
     for role in roles.values():
         for statement in role.policy:
             if statement.effect == ALLOW and statement.covers_action("iam:PassRole"):
@@ -387,7 +386,7 @@ def test_the_project_tag_is_the_one_the_stack_puts_on_everything():
 
 def test_no_role_can_change_a_role_the_stack_does_not_create(roles):
     # GIVEN roles under the project's prefix that the stack does not create (someone else's, made earlier)
-    project = pipeline_config()["project"]
+    project = settings().project
     others = [
         role_arn(f"{project}-admin"),
         role_arn(f"{project}-ci"),

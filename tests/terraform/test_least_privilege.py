@@ -28,11 +28,10 @@ from tf_model import (
     arn_of,
     child,
     evaluate,
-    pipeline_config,
     root,
 )
 
-from pixelpipe.config import step_names, workers
+from pixelpipe.config import settings, step_names, workers
 from pixelpipe.logic.jobs import SourceObject, new_job_record
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.call_recorder import RecordedCall, read_calls
@@ -133,10 +132,10 @@ def allowed_actions(statements: list[Statement]) -> set[str]:
 # ---------------------------------------------------------------------------------------------------------
 def deployed_bucket(local_name: str) -> str:
     """Terraform suffixes the config's bucket names with the account id (names are global); locally bare."""
-    storage = pipeline_config()["storage"]
+    storage = settings().storage
     outputs = {
-        storage["upload_bucket"]: "upload_bucket_name",
-        storage["thumbnail_bucket"]: "thumbnail_bucket_name",
+        storage.upload_bucket: "upload_bucket_name",
+        storage.thumbnail_bucket: "thumbnail_bucket_name",
     }
     return evaluate(f"${{module.storage.{outputs[local_name]}}}", Scope(root()))
 
@@ -165,12 +164,12 @@ def iam_action(call: RecordedCall) -> str:
 
 def state_machine_calls() -> list[tuple[str, str, dict[str, str]]]:
     """(action, resource ARN, context) of each Task in the ASL, with Terraform's templatefile() variables."""
-    config = pipeline_config()
+    config = settings()
     variables = {
-        "${jobs_table}": config["table"]["name"],
-        "${metrics_namespace}": config["metrics"]["namespace"],
+        "${jobs_table}": config.table.name,
+        "${metrics_namespace}": config.metrics.namespace,
     }
-    text = (REPO_ROOT / config["state_machine"]["definition"]).read_text()
+    text = (REPO_ROOT / config.state_machine.definition).read_text()
     for name, value in variables.items():
         text = text.replace(name, value)
     calls = []

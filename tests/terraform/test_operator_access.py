@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from iam_policy import ALLOW, Statement, decide, document
 from starlette.testclient import TestClient
 from test_least_privilege import arn
-from tf_model import ACCOUNT, PARTITION, REGION, Scope, evaluate, pipeline_config, root
+from tf_model import ACCOUNT, PARTITION, REGION, Scope, evaluate, root
 
 from pixelpipe.config import settings, workers
 from pixelpipe_cli.jobs_client import JobsClient
@@ -75,7 +75,7 @@ def action_of(call: RecordedCall) -> str:
 def resource_arn(call: RecordedCall, action: str) -> str:
     """The ARN Terraform names for what the call touched (the least-privilege test's mapping, extended)."""
     if call.service == "states" and call.resource == "*":  # an execution, by its ARN
-        machine = pipeline_config()["state_machine"]["name"]
+        machine = settings().state_machine.name
         return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:express:{machine}:run:1"
     if call.service in ("xray", "monitoring", "cloudwatch"):
         return "*"

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import sys
 import zipfile
 from pathlib import Path
 
-from tf_model import REPO_ROOT, pipeline_config
+from tf_model import REPO_ROOT
 
-from pixelpipe.config import settings
+from pixelpipe.config import config_path, settings
 
 _spec = importlib.util.spec_from_file_location("package_lambdas", REPO_ROOT / "tools" / "package_lambdas.py")
 package_lambdas = importlib.util.module_from_spec(_spec)
@@ -46,7 +45,7 @@ def test_the_zip_holds_the_package_and_config_but_not_the_offline_model_or_bytec
     (built, *_) = package_lambdas.build(tmp_path / "out", deps_dir=fake_dependencies(tmp_path))
     with zipfile.ZipFile(built.path) as archive:
         names = set(archive.namelist())
-        assert json.loads(archive.read("pixelpipe/pipeline.json")) == pipeline_config()
+        assert archive.read("pixelpipe/pipeline.json") == config_path().read_bytes()
         modes = {info.external_attr >> 16 for info in archive.infolist()}
         stamps = {info.date_time for info in archive.infolist()}
     assert "pixelpipe/config.py" in names and "pixelpipe/handlers/resize_worker.py" in names

@@ -24,7 +24,6 @@ from tf_model import (
     evaluate,
     evaluate_expression,
     expression,
-    pipeline_config,
     root,
 )
 
@@ -209,7 +208,7 @@ def test_state_machine_is_express_and_renders_the_same_definition_as_the_local_s
     )
     assert template, expression(machine["definition"])
     definition_file = Path(evaluate("${var.definition_file}", scope))
-    assert definition_file.resolve() == REPO_ROOT / pipeline_config()["state_machine"]["definition"]
+    assert definition_file.resolve() == REPO_ROOT / settings().state_machine.definition
     variables = evaluate_expression(template.group(1), scope)
     text = definition_file.read_text()
     for name, value in variables.items():

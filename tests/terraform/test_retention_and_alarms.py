@@ -7,13 +7,12 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from tf_model import Scope, blocks, child, evaluate, pipeline_config, root
+from tf_model import Scope, blocks, child, evaluate, root
 
 from pixelpipe.config import settings, workers
 from pixelpipe.logic.jobs import EXPIRES_AT
 from pixelpipe_emulator.provision import provision
-
-SQS_RETENTION_SECONDS = 1_209_600  # every DLQ and dispatch-failures keep messages 14 days
+from support.stacks import use_changed_config
 
 
 def expand(body: dict[str, Any], scope: Scope) -> dict[str, Any]:
@@ -48,7 +47,7 @@ def first(node):
 def test_uploads_expire_after_the_configured_days_and_their_old_versions_after_that():
     rules = lifecycle_rules("uploads")
     expirations = [first(r["expiration"]) for r in rules if "expiration" in r]
-    assert {"days": pipeline_config()["retention"]["uploads_days"]} in expirations
+    assert {"days": settings().retention.uploads_days} in expirations
     assert {"expired_object_delete_marker": True} in expirations
     assert any("noncurrent_version_expiration" in r for r in rules)
     assert all(first(r["status"]) == "Enabled" for r in rules)
@@ -57,7 +56,7 @@ def test_uploads_expire_after_the_configured_days_and_their_old_versions_after_t
 def test_thumbnails_expire_with_the_job_records_that_name_them():
     rules = lifecycle_rules("thumbnails")
     expirations = [first(r["expiration"]) for r in rules if "expiration" in r]
-    assert {"days": pipeline_config()["retention"]["records_days"]} in expirations
+    assert {"days": settings().retention.records_days} in expirations
     assert {"expired_object_delete_marker": True} in expirations
     assert any("noncurrent_version_expiration" in r for r in rules)
 
@@ -89,13 +88,55 @@ def test_every_dead_letter_queue_alarms_on_age_well_before_its_messages_expire()
     # The same queues as the not-empty alarm (its for_each, every DLQ and the dispatch failures queue, is
     # checked by test_terraform_structure); evaluated here for each of them.
     assert alarm["for_each"] == not_empty["for_each"]
-    config = pipeline_config()
-    queues = [*(w.dlq for w in workers().values()), settings().dispatch.failure_queue]
+    config = settings()
+    queues = [*(w.dlq for w in workers().values()), config.dispatch.failure_queue]
     for queue in queues:
         inner = dataclasses.replace(scope, each_key=queue)
         assert evaluate(alarm["metric_name"], inner) == "ApproximateAgeOfOldestMessage"
         assert evaluate(alarm["dimensions"], inner) == {"QueueName": queue}
         threshold = evaluate(alarm["threshold"], inner)
-        assert threshold == config["alarms"]["dead_letter_age_seconds"]
-        assert threshold <= SQS_RETENTION_SECONDS / 2
+        assert threshold == config.alarms.dead_letter_age_seconds
+        assert threshold <= config.retention.dead_letters_seconds / 2
+        assert f"expires after {config.retention.dead_letters_days} days" in evaluate(
+            alarm["alarm_description"], inner
+        )
         assert evaluate(alarm["alarm_actions"], inner)
+
+
+def dead_letter_queues_in_terraform() -> dict[str, int]:
+    """Each DLQ and failure queue Terraform declares, with the retention it gives it."""
+    top = Scope(root())
+    messaging = top.call("messaging", child("messaging"))
+    dlq = child("messaging").resources[("aws_sqs_queue", "dlq")]
+    declared = {
+        evaluate(dlq["name"], messaging.with_each(dlq["for_each"], step)): evaluate(
+            dlq["message_retention_seconds"], messaging.with_each(dlq["for_each"], step)
+        )
+        for step in workers()
+    }
+    failures = root().resources[("aws_sqs_queue", "dispatch_failures")]
+    declared[evaluate(failures["name"], top)] = evaluate(failures["message_retention_seconds"], top)
+    return declared
+
+
+def test_terraform_and_the_local_stack_keep_dead_letters_for_pipeline_jsons_retention(monkeypatch, tmp_path):
+    # GIVEN a pipeline.json whose dead letters are kept 3 days (not SQS's 14-day maximum)
+    use_changed_config(tmp_path, monkeypatch, lambda c: c["retention"].update(dead_letters_days=3))
+    three_days = 3 * 86_400
+    # THEN Terraform gives every DLQ and the dispatch failures queue that retention
+    declared = dead_letter_queues_in_terraform()
+    assert set(declared) == {*(w.dlq for w in workers().values()), settings().dispatch.failure_queue}
+    assert set(declared.values()) == {three_days}
+    # AND so does the local stack
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        clients = {
+            n: boto3.client(n, region_name="us-east-1") for n in ("s3", "dynamodb", "sns", "stepfunctions")
+        }
+        provision({**clients, "sqs": sqs}, endpoint_url=None)
+        for name in declared:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MessageRetentionPeriod"])
+            assert int(attributes["Attributes"]["MessageRetentionPeriod"]) == three_days, name

@@ -212,10 +212,13 @@ def test_dispatch_retries_from_config_then_sends_failures_to_the_failure_queue()
     assert "${module.dispatch_tasks}" in config["depends_on"]
 
 
-def test_the_failure_queue_is_encrypted_and_keeps_messages_14_days():
+def test_the_failure_queue_is_encrypted_and_keeps_messages_for_the_dead_letter_retention():
     queue = root().resources[("aws_sqs_queue", "dispatch_failures")]
     assert queue["sqs_managed_sse_enabled"] is True
-    assert queue["message_retention_seconds"] == 1209600
+    assert (
+        evaluate(queue["message_retention_seconds"], Scope(root()))
+        == settings().retention.dead_letters_seconds
+    )
     assert (
         "redrive_policy" not in queue and "fifo_queue" not in queue
     )  # a standard queue: a valid destination

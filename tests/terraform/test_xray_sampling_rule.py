@@ -3,7 +3,7 @@ stack's state machine, the part of the pipeline that consults sampling rules (do
 
 from __future__ import annotations
 
-from tf_model import Scope, evaluate, pipeline_config, root
+from tf_model import Scope, evaluate, root
 
 from pixelpipe.config import settings
 
@@ -21,16 +21,12 @@ def value(name: str, prefix: str = "") -> object:
 
 def test_the_rule_takes_its_reservoir_and_rate_from_pipeline_json() -> None:
     sampling = settings().xray_sampling
-    assert (
-        value("reservoir_size")
-        == sampling.reservoir_per_second
-        == pipeline_config()["xray_sampling"]["reservoir_per_second"]
-    )
+    assert value("reservoir_size") == sampling.reservoir_per_second
     assert float(value("fixed_rate")) == sampling.fixed_rate
 
 
 def test_the_rule_is_scoped_to_this_stacks_state_machine() -> None:
-    machine = pipeline_config()["state_machine"]["name"]
+    machine = settings().state_machine.name
     assert value("service_type") == "AWS::StepFunctions::StateMachine"
     assert value("service_name") == machine
     assert value("priority") < 10000  # evaluated before the account's Default rule

@@ -20,6 +20,8 @@ from typing import Any
 
 import hcl2
 
+from pixelpipe.config import config_path
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO_ROOT / "terraform"
 
@@ -107,9 +109,15 @@ def module_dirs() -> list[Path]:
     return sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
 
 
-@cache
 def pipeline_config() -> dict[str, Any]:
-    return json.loads((REPO_ROOT / "pipeline.json").read_text())
+    """What Terraform's `jsondecode(file(".../pipeline.json"))` gives `local.config`: the file
+    pixelpipe.config reads (a test's changed copy when it sets PIXELPIPE_CONFIG_FILE)."""
+    return _read_json(config_path())
+
+
+@cache
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -170,6 +178,7 @@ _ARN_FORMATS = {
     "aws_lambda_function": "arn:{partition}:lambda:{region}:{account}:function:{name}",
     "aws_iam_role": "arn:{partition}:iam::{account}:role/{name}",
     "aws_iam_policy": "arn:{partition}:iam::{account}:policy/{name}",
+    "aws_cloudwatch_event_bus": "arn:{partition}:events:{region}:{account}:event-bus/{name}",
 }
 
 
@@ -368,6 +377,9 @@ def evaluate_expression(text: str, scope: Scope) -> Any:
     division = re.fullmatch(r"(.+?)\s*/\s*(\d+)", text)
     if division and "(" not in division.group(1):
         return evaluate_expression(division.group(1), scope) / int(division.group(2))
+    product = re.fullmatch(r"(.+?)\s*\*\s*(\d+)", text)
+    if product and "(" not in product.group(1):
+        return evaluate_expression(product.group(1), scope) * int(product.group(2))
     functions = "jsonencode|merge|lookup|ceil|concat|flatten|values|keys|one|join"
     call = re.fullmatch(rf"({functions})\((.*)\)", text, re.S)
     if call:

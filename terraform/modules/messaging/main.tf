@@ -8,7 +8,7 @@ resource "aws_sqs_queue" "dlq" {
   for_each = var.workers
 
   name                      = "${var.name_prefix}${each.value.dlq}"
-  message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to inspect and redrive
+  message_retention_seconds = var.dead_letter_retention_seconds # time to inspect and redrive
   sqs_managed_sse_enabled   = true
 }
 

@@ -14,8 +14,18 @@ variable "name_prefix" {
   default     = ""
 }
 
+variable "dead_letter_retention_seconds" {
+  description = "How long each DLQ keeps a message (pipeline.json retention.dead_letters_days; SQS allows at most 14 days)."
+  type        = number
+
+  validation {
+    condition     = var.dead_letter_retention_seconds >= 60 && var.dead_letter_retention_seconds <= 1209600
+    error_message = "SQS keeps a message between 60 seconds and 14 days."
+  }
+}
+
 variable "workers" {
-  description = "pipeline.json \"workers\": step name => queue and DLQ names, visibility timeout and maxReceiveCount (other fields are ignored)."
+  description = "The worker functions of pipeline.json \"functions\" by step: queue and DLQ names, timeout, visibility timeout and maxReceiveCount (other fields are ignored)."
   type = map(object({
     queue                      = string
     dlq                        = string

@@ -41,13 +41,13 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   ok_actions          = local.alarm_actions
 }
 
-# A dead letter nobody looks at expires after 14 days (the queues' retention): alarm on its age too, so a
+# A dead letter nobody looks at expires after the queues' retention (pipeline.json): alarm on its age too, so a
 # message that arrived while the "not empty" alarm was already firing is not lost unseen.
 resource "aws_cloudwatch_metric_alarm" "dead_letter_age" {
   for_each = local.dead_letter_queues
 
   alarm_name          = "${var.name}-${each.key}-oldest-message-age"
-  alarm_description   = "A message in ${each.key} is older than ${var.dead_letter_age_alarm_seconds}s and expires after 14 days: ${each.value}"
+  alarm_description   = "A message in ${each.key} is older than ${var.dead_letter_age_alarm_seconds}s and expires after ${var.dead_letter_retention_days} days: ${each.value}"
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateAgeOfOldestMessage"
   dimensions          = { QueueName = each.key }

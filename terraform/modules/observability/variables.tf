@@ -57,8 +57,13 @@ variable "alarm_email" {
   }
 }
 
+variable "dead_letter_retention_days" {
+  description = "How long a dead-letter queue keeps a message (pipeline.json retention.dead_letters_days); named in the age alarm."
+  type        = number
+}
+
 variable "dead_letter_age_alarm_seconds" {
-  description = "Alarm when the oldest message in a dead-letter queue (or dispatch failures) is older than this; well below the 14-day retention."
+  description = "Alarm when the oldest message in a dead-letter queue (or dispatch failures) is older than this; well below the queues' retention."
   type        = number
 
   validation {
