@@ -31,6 +31,7 @@ module "jobs_table" {
   name                = "${local.prefix}${local.config.table.name}"
   status_index_name   = local.config.table.status_index
   deadline_index_name = local.config.table.deadline_index
+  event_index_name    = local.config.table.event_index
   ttl_attribute       = "expiresAt" # the record's expiry, pixelpipe.logic.jobs.EXPIRES_AT (docs/job-record.md)
   deletion_protection = var.table_deletion_protection
 }
@@ -57,6 +58,10 @@ module "reconciler" {
   jobs_table_arn           = module.jobs_table.table_arn
   metrics_namespace        = local.metrics_namespace
   log_retention_days       = var.log_retention_days
+  event_bus_name           = aws_cloudwatch_event_bus.jobs.name
+  event_bus_arn            = aws_cloudwatch_event_bus.jobs.arn
+  event_source             = local.event_source # events.tf
+  event_detail_type        = local.config.events.detail_type
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -207,6 +212,7 @@ module "sweeper" {
   jobs_table_arn           = module.jobs_table.table_arn
   status_index_name        = local.config.table.status_index
   deadline_index_name      = local.config.table.deadline_index
+  event_index_name         = local.config.table.event_index
   state_machine_arn        = module.reconciler.state_machine_arn
   log_retention_days       = var.log_retention_days
   vpc_config               = local.vpc_config

@@ -91,6 +91,15 @@ output "cli_target" {
         }
       },
       { "_dispatch_failures" = { url = aws_sqs_queue.dispatch_failures.url, arn = aws_sqs_queue.dispatch_failures.arn } },
+      # The example rule's queue of job-finished events: what `pixelpipe events` reads (events.tf).
+      {
+        "_job_events" = {
+          url     = aws_sqs_queue.job_events.url
+          arn     = aws_sqs_queue.job_events.arn
+          dlq_url = aws_sqs_queue.job_events_dlq.url
+          dlq_arn = aws_sqs_queue.job_events_dlq.arn
+        }
+      },
     )
     endpoint_url      = null
     account_id        = local.account_id
@@ -112,5 +121,16 @@ output "operator_access" {
   value = {
     viewer   = { name = aws_iam_policy.viewer.name, arn = aws_iam_policy.viewer.arn, json = data.aws_iam_policy_document.viewer.json }
     operator = { name = aws_iam_policy.operator.name, arn = aws_iam_policy.operator.arn, json = data.aws_iam_policy_document.operator.json }
+  }
+}
+
+output "job_events" {
+  description = "The job-finished events: bus name and ARN, the events' source and detail-type, and the example rule's queue."
+  value = {
+    bus_name    = aws_cloudwatch_event_bus.jobs.name
+    bus_arn     = aws_cloudwatch_event_bus.jobs.arn
+    source      = local.event_source
+    detail_type = local.config.events.detail_type
+    queue_url   = aws_sqs_queue.job_events.url
   }
 }

@@ -151,6 +151,7 @@ def arn(service: str, resource: str) -> str:
         "sns": "{}",
         "sqs": "{}",
         "states": "stateMachine:{}",
+        "events": "event-bus/{}",
     }[service]
     return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:" + shape.format(resource)
 
@@ -170,6 +171,12 @@ def state_machine_calls() -> list[tuple[str, str, dict[str, str]]]:
         "${metrics_namespace}": config.metrics.namespace,
     }
     text = (REPO_ROOT / config.state_machine.definition).read_text()
+    # The job-finished event's names, as Terraform passes them (events.tf, modules/reconciler).
+    variables |= {
+        "${event_bus}": evaluate("${aws_cloudwatch_event_bus.jobs.name}", Scope(root())),
+        "${event_source}": evaluate("${local.event_source}", Scope(root())),
+        "${event_detail_type}": evaluate("${local.config.events.detail_type}", Scope(root())),
+    }
     for name, value in variables.items():
         text = text.replace(name, value)
     calls = []
@@ -183,6 +190,10 @@ def state_machine_calls() -> list[tuple[str, str, dict[str, str]]]:
             calls.append((action, arn("dynamodb", parameters["TableName"]), {}))
         elif service == "cloudwatch":
             calls.append((action, EVERY, {"cloudwatch:namespace": parameters["Namespace"]}))
+        elif service == "events":
+            for entry in parameters["Entries"]:
+                context = {"events:source": entry["Source"], "events:detail-type": entry["DetailType"]}
+                calls.append((action, arn("events", entry["EventBusName"]), context))
         else:
             raise AssertionError(f"model the resource of {state['Resource']}")
     return calls
@@ -304,3 +315,8 @@ def test_the_state_machine_role_allows_exactly_its_service_integrations_and_its_
     assert allowed_actions(policy) - {action for action, _, _ in calls} == STATE_MACHINE_SERVICE_ACTIONS
     # Its metrics permission is held to the pipeline's namespace.
     assert decide(policy, "cloudwatch:PutMetricData", EVERY, {"cloudwatch:namespace": "Other"}) != ALLOW
+    # Its events permission to the stack's bus, source and detail-type.
+    [(_, bus, context)] = [call for call in calls if call[0] == "events:PutEvents"]
+    assert decide(policy, "events:PutEvents", bus, context | {"events:source": "other"}) != ALLOW
+    assert decide(policy, "events:PutEvents", bus, context | {"events:detail-type": "Other"}) != ALLOW
+    assert decide(policy, "events:PutEvents", bus.replace("event-bus/", "event-bus/x"), context) != ALLOW

@@ -92,6 +92,7 @@ STATE_MACHINE_ACTIONS = {
     "dynamodb:UpdateItem",
     "dynamodb:GetItem",
     "cloudwatch:PutMetricData",
+    "events:PutEvents",
     *STATE_MACHINE_TRACING,
     *STATE_MACHINE_LOG_DELIVERY,
 }
@@ -110,6 +111,7 @@ RESOURCE_OF_SERVICE = {
     "states": r"state_machine_arn$",
     "lambda": r"^module\.function\.function_arn$",
     "logs": r"aws_cloudwatch_log_group\.this\.arn",
+    "events": r"^var\.event_bus_arn$",
 }
 
 

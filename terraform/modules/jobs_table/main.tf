@@ -25,6 +25,11 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "eventPendingAt"
+    type = "S"
+  }
+
   # Listing jobs by status, newest first (the CLI; the sweeper for records without deadlineAt).
   global_secondary_index {
     name            = var.status_index_name
@@ -41,6 +46,15 @@ resource "aws_dynamodb_table" "this" {
     range_key          = "deadlineAt"
     projection_type    = "INCLUDE"
     non_key_attributes = ["steps"]
+  }
+
+  # The sweeper's other query: finished jobs whose job-finished event was never confirmed sent. Sparse:
+  # only such a record carries eventPendingAt; the job id is all the sweeper reads.
+  global_secondary_index {
+    name            = var.event_index_name
+    hash_key        = "status"
+    range_key       = "eventPendingAt"
+    projection_type = "KEYS_ONLY"
   }
 
   point_in_time_recovery {

@@ -18,6 +18,11 @@ variable "deadline_index_name" {
   type        = string
 }
 
+variable "event_index_name" {
+  description = "Name of the sparse global secondary index on (status, eventPendingAt): finished jobs whose event is unconfirmed."
+  type        = string
+}
+
 variable "deletion_protection" {
   description = "Whether the table has deletion protection enabled."
   type        = bool

@@ -40,6 +40,25 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
+    sid = "AnnounceFinishedJobs"
+    # The job-finished event, on the stack's own bus only, with its own source and detail-type only.
+    actions   = ["events:PutEvents"]
+    resources = [var.event_bus_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = [var.event_source]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "events:detail-type"
+      values   = [var.event_detail_type]
+    }
+  }
+
+  statement {
     sid = "CountFinishedJobs"
     # cloudwatch:PutMetricData has no resource-level permissions: "*" is required; the condition keeps it
     # to the pipeline's own namespace.
@@ -93,10 +112,13 @@ resource "aws_sfn_state_machine" "this" {
   name     = var.name
   role_arn = aws_iam_role.this.arn
   type     = "EXPRESS"
-  # The ASL lives in its own file; only the table name is filled in.
+  # The ASL lives in its own file; only names are filled in.
   definition = templatefile(var.definition_file, {
     jobs_table        = var.jobs_table_name
     metrics_namespace = var.metrics_namespace
+    event_bus         = var.event_bus_name
+    event_source      = var.event_source
+    event_detail_type = var.event_detail_type
   })
 
   # Express workflows keep no execution history: CloudWatch Logs is the only record (and the console's).

@@ -14,7 +14,7 @@ variable "role_name" {
 }
 
 variable "definition_file" {
-  description = "Path of the ASL file, rendered with templatefile (variables jobs_table and metrics_namespace)."
+  description = "Path of the ASL file, rendered with templatefile (variables jobs_table, metrics_namespace, event_bus, event_source and event_detail_type)."
   type        = string
 
   validation {
@@ -45,5 +45,25 @@ variable "log_retention_days" {
 
 variable "permissions_boundary_arn" {
   description = "ARN of the permissions boundary every IAM role of the stack carries (made by terraform/bootstrap)."
+  type        = string
+}
+
+variable "event_bus_name" {
+  description = "Name of the event bus the job-finished events go to, substituted for $${event_bus} in the ASL."
+  type        = string
+}
+
+variable "event_bus_arn" {
+  description = "ARN of that event bus: the only one the state machine may put events on."
+  type        = string
+}
+
+variable "event_source" {
+  description = "The job-finished events' source, substituted for $${event_source} in the ASL; the role may put no other."
+  type        = string
+}
+
+variable "event_detail_type" {
+  description = "The job-finished events' detail-type, substituted for $${event_detail_type} in the ASL; the role may put no other."
   type        = string
 }

@@ -9,6 +9,12 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
+    sid       = "FindUnconfirmedEvents"
+    actions   = ["dynamodb:Query"]
+    resources = ["${var.jobs_table_arn}/index/${var.event_index_name}"]
+  }
+
+  statement {
     sid       = "StartReconcile"
     actions   = ["states:StartExecution"]
     resources = [var.state_machine_arn]

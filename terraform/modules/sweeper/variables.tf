@@ -63,6 +63,11 @@ variable "status_index_name" {
   type        = string
 }
 
+variable "event_index_name" {
+  description = "Name of the event index the sweeper queries for finished jobs whose event was never confirmed."
+  type        = string
+}
+
 variable "deadline_index_name" {
   description = "Name of the deadline index the sweeper queries for overdue jobs."
   type        = string
