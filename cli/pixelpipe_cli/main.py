@@ -17,7 +17,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
-from pixelpipe_cli import SAMPLES, cost, graph_svg, render, similar, trace_commands, workflow_sources
+from pixelpipe_cli import (
+    SAMPLES,
+    cost,
+    graph_svg,
+    job_events,
+    render,
+    similar,
+    trace_commands,
+    workflow_sources,
+)
 from pixelpipe_cli import dlq as dead_letters
 from pixelpipe_cli import retry as retries
 from pixelpipe_cli.jobs_client import JobsClient
@@ -99,8 +108,16 @@ def upload(
     wait: Annotated[bool, typer.Option("--wait", help="Wait until every job is COMPLETE or FAILED.")] = False,
     timeout: float = 300,
     as_json: JsonFlag = False,
+    through_api: Annotated[
+        bool,
+        typer.Option(
+            "--api", help="Through the front door: a presigned form from the HTTP API (docs/api.md)."
+        ),
+    ] = False,
 ) -> None:
     """Upload images; prints their job ids."""
+    if through_api:
+        return _upload_through_api(paths, wait, timeout, as_json)
     client = JobsClient(current_target())
     job_ids = [client.upload(path) for path in paths]
     if not wait:
@@ -108,6 +125,23 @@ def upload(
             print(job_id) if as_json else render.console.print(render.message(f"{job_id}  {path}"))
         return
     records = _wait_with_progress(client, job_ids, timeout, quiet=as_json)
+    _print_records([r for r in records.values() if r], as_json)
+
+
+def _upload_through_api(paths: list[Path], wait: bool, timeout: float, as_json: bool) -> None:
+    """`upload --api`: as an app uploads (pixelpipe_cli.api_client); S3's refusal is the error shown."""
+    from pixelpipe_cli.api_client import ApiClient, ApiError
+
+    try:
+        client = ApiClient(current_target())
+        job_ids = [client.upload(path) for path in paths]
+        if not wait:
+            for path, job_id in zip(paths, job_ids, strict=True):
+                print(job_id) if as_json else render.console.print(render.message(f"{job_id}  {path}"))
+            return
+        records = client.wait(job_ids, timeout)
+    except ApiError as error:
+        raise _fail(error) from None
     _print_records([r for r in records.values() if r], as_json)
 
 
@@ -391,6 +425,7 @@ def _print_records(records: list[dict], as_json: bool) -> None:
 
 trace_commands.register(app)
 cost.register(app)
+job_events.register(app)
 
 if __name__ == "__main__":
     app()
