@@ -9,6 +9,7 @@ token, a flood.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -24,7 +25,7 @@ from pixelpipe.logic.uploads import UploadRequest
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 from support.inputs import SAMPLES
-from support.stacks import wait_until
+from support.stacks import cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -227,3 +228,18 @@ def test_the_openapi_document_describes_every_route(stack: LocalStack):
     assert {"/uploads", "/uploads/{upload_id}", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/retry"} <= set(
         document["paths"]
     )
+
+
+def test_pixelpipe_upload_api_goes_through_the_front_door_and_shows_s3s_refusal(stack: LocalStack, tmp_path):
+    # GIVEN the CLI pointed at the local stack, WHEN it uploads a photo through the API and waits
+    result = cli(stack, "upload", "--api", str(SAMPLES / "cat.png"), "--wait", "--json")
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.stdout)
+    # THEN the job is COMPLETE and was made from a server-chosen key, the file name kept as data
+    assert record["status"] == "COMPLETE" and record["source"]["fileName"] == "cat.png"
+    assert "cat.png" not in record["source"]["key"]
+    # AND a file over the limit is refused by S3, with S3's words, and makes no job
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"\0" * THIRTY_MB)
+    refused = cli(stack, "upload", "--api", str(big))
+    assert refused.exit_code == 1 and "EntityTooLarge" in refused.output
