@@ -86,6 +86,12 @@ def up(
             )
         )
         render.console.print(render.message(f"target: {stack.target_path}   logs: {stack.logs}"))
+        if stack.target.api_url:  # the front door (docs/api.md); the tokens are in target.json too
+            tokens = stack.target.api_tokens
+            render.console.print(render.message(f"front door: {stack.target.api_url}   (docs/api.md)"))
+            render.console.print(
+                render.message(f"  upload token: {tokens['upload']}   operator token: {tokens['operator']}")
+            )
         render.console.print("Try: pixelpipe upload samples/cat.png --wait     (Ctrl-C to stop)")
         hint = "" if console else "   (start it with `pixelpipe console`, or `pixelpipe up --console`)"
         render.console.print(render.message(f"web console: {console_server.url(console_port)}{hint}"))
