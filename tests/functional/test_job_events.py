@@ -11,11 +11,13 @@ real reconcile input) must then send exactly that event, with the transition's e
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,18 @@ from support.emulator import emulator_process
 from support.reconcile_jobs import DEADLINE, at
 
 ROLE = "arn:aws:iam::123456789012:role/reconcile"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "job-record.md"
+
+
+def documented_event() -> tuple[set[str], dict[str, Any]]:
+    """docs/job-record.md's job-finished events section: its `detail` field table and its example."""
+    text = DOC.read_text()
+    section = text[text.index("## Job-finished events") :]
+    section = section[: section.index("\n## ", 1)]
+    table = section[section.index("| `detail` field |") :].split("\n\n", 1)[0]
+    fields = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE))
+    example = json.loads(re.search(r"```json\n(.*?)```", section, flags=re.DOTALL).group(1))
+    return fields, example
 
 
 @dataclass
@@ -205,3 +219,22 @@ def test_a_resend_for_a_job_reopened_since_sends_nothing(stack: Stack):
     # THEN it sends nothing: the job's next terminal transition sends the event of that run
     assert described["status"] == "SUCCEEDED"
     assert stack.events() == []
+
+
+def test_the_event_has_the_shape_docs_job_record_md_documents(stack: Stack):
+    # GIVEN the documented fields and example
+    fields, example = documented_event()
+    settings_events = settings().events
+    # WHEN a job finishes
+    job_id = pending_job(stack, key="uploads/shape.png")
+    stack.events()
+    assert overdue(job_id, stack.target.state_machine_arn, stack)["status"] == "SUCCEEDED"
+    [event] = stack.events()
+    # THEN its detail has exactly the documented fields, like the example, and the documented names
+    assert set(event["detail"]) == fields == set(example["detail"])
+    assert (event["source"], event["detail-type"]) == (settings_events.source, settings_events.detail_type)
+    assert (example["source"], example["detail-type"]) == (
+        settings_events.source,
+        settings_events.detail_type,
+    )
+    assert set(example) <= set(event) | {"account"}
