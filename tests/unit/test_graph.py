@@ -163,10 +163,10 @@ def history(
 
 
 def then_next(states: dict[str, Any], name: str) -> list[str]:
-    """`name` and the states its Next chain leads to, up to the end."""
+    """`name` and the states its Next chain (a Choice's Default) leads to, up to the end."""
     path = [name]
-    while "Next" in states[path[-1]]:
-        path.append(states[path[-1]]["Next"])
+    while following := states[path[-1]].get("Next") or states[path[-1]].get("Default"):
+        path.append(following)
     return path
 
 
