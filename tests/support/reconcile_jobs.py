@@ -11,6 +11,10 @@ from pixelpipe.config import pipeline_config, step_names
 from pixelpipe.logic.clock import format_iso
 from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
 
+# The steps the reconcile tests exercise by name. The state machine is generic over steps, so a job of these
+# two stands for a job of any configured steps; the pipeline must still list them.
+STEPS = ("resize", "analysis")
+
 DEADLINE = 900
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 
@@ -32,5 +36,6 @@ def job_id(reconcile_stack) -> str:
         content_type="image/png",
     )
     new_id = job_id_for(source)
-    reconcile_stack.put_job(new_job_record(new_id, source, step_names(), at(0), deadline_at=at(DEADLINE)))
+    assert set(STEPS) <= set(step_names()), step_names()
+    reconcile_stack.put_job(new_job_record(new_id, source, list(STEPS), at(0), deadline_at=at(DEADLINE)))
     return new_id
