@@ -74,14 +74,14 @@ class Rounds:
     """
 
     def __init__(self, stack: Any, home: Path, daemon_port: int, roots: dict[str, Path]) -> None:
-        from pixelpipe.config import pipeline_config, workers
+        from pixelpipe.config import settings, workers
         from pixelpipe_emulator.lambda_host import function_environment, function_spec
 
         self.target, self.home, self.roots = stack.target, home, roots
         self.s3, self.sqs = self.target.client("s3"), self.target.client("sqs")
         self.specs = {function: function_spec(function) for function in HANDLERS.values()}
         self.steps = {w.function: step for step, w in workers().items()}
-        self.upload_prefix = pipeline_config()["storage"]["upload_prefix"]
+        self.upload_prefix = settings().storage.upload_prefix
         self.base_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(home),  # no developer's ~/.aws: a function sees only its environment

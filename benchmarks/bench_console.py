@@ -26,7 +26,7 @@ from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from pixelpipe.adapters.dynamo_types import to_item
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.clock import format_iso
 from pixelpipe_cli import traces
 from pixelpipe_cli.jobs_client import JobsClient
@@ -120,7 +120,7 @@ def _median_ms(call: Callable[[], Any], runs: int) -> float:
 
 
 def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float]:
-    config = pipeline_config()
+    config = settings()
     port = free_port()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
     dynamodb_speed.install()  # as the local stack's emulator runs moto
@@ -128,7 +128,7 @@ def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float
     server.start()
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        region = config["region"]
+        region = config.region
 
         def client(service: str) -> Any:
             return boto3.client(service, region_name=region, endpoint_url=endpoint, **LOCAL_CREDENTIALS)
@@ -136,28 +136,28 @@ def run(jobs: int = 10_000, spans: int = 200, runs: int = 15) -> dict[str, float
         dynamodb = client("dynamodb")
         create_jobs_table(dynamodb)
         machine = client("stepfunctions").create_state_machine(
-            name=config["state_machine"]["name"],
-            definition=state_machine_definition(config["table"]["name"]),
+            name=config.state_machine.name,
+            definition=state_machine_definition(config.table.name),
             roleArn="arn:aws:iam::123456789012:role/bench",
             type="EXPRESS",
         )["stateMachineArn"]
         start = datetime.now(UTC) - timedelta(hours=2)
-        _fill_table(dynamodb, config["table"]["name"], jobs, start)
+        _fill_table(dynamodb, config.table.name, jobs, start)
         trace_id = f"1-{int(start.timestamp()):08x}-{uuid.uuid4().hex[:24]}"
         traced = _job(jobs, start + timedelta(hours=1), trace_id)
-        dynamodb.put_item(TableName=config["table"]["name"], Item=to_item(traced))
+        dynamodb.put_item(TableName=config.table.name, Item=to_item(traced))
         documents = _trace_documents(trace_id, spans, start.timestamp() + 3600)
         xray = client("xray")
         for first in range(0, len(documents), 50):
             xray.put_trace_segments(TraceSegmentDocuments=documents[first : first + 50])
         target = Target(
             region=region,
-            upload_bucket=config["storage"]["upload_bucket"],
-            upload_prefix=config["storage"]["upload_prefix"],
-            thumbnail_bucket=config["storage"]["thumbnail_bucket"],
-            jobs_table=config["table"]["name"],
-            status_index=config["table"]["status_index"],
-            topic_arn=f"arn:aws:sns:{region}:123456789012:{config['topic']['name']}",
+            upload_bucket=config.storage.upload_bucket,
+            upload_prefix=config.storage.upload_prefix,
+            thumbnail_bucket=config.storage.thumbnail_bucket,
+            jobs_table=config.table.name,
+            status_index=config.table.status_index,
+            topic_arn=f"arn:aws:sns:{region}:123456789012:{config.topic.name}",
             state_machine_arn=machine,
             endpoint_url=endpoint,
         )

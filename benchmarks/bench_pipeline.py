@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelpipe.adapters.onnx_labels import OnnxImageNetLabels
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.clock import parse_iso
 from pixelpipe.logic.images import ImageLimits, make_thumbnails, open_image, to_rgb
 from pixelpipe_cli.jobs_client import JobsClient
@@ -45,17 +45,15 @@ def one_megapixel_photos(directory: Path) -> list[Path]:
 
 
 def baseline_seconds_per_image(paths: list[Path]) -> float:
-    config = pipeline_config()
-    limits, thumbs, labels = ImageLimits.from_config(config["limits"]), config["thumbnails"], config["labels"]
+    config = settings()
+    limits, thumbs, labels = ImageLimits.from_config(config.limits), config.thumbnails, config.labels
     labeller = OnnxImageNetLabels()
     labeller.detect(to_rgb(open_image(paths[0].read_bytes(), limits)), 5, 5)  # load the model first
     started = time.perf_counter()
     for path in paths:
         data = path.read_bytes()
-        make_thumbnails(data, thumbs["sizes"], thumbs["format"], thumbs["quality"], limits)
-        labeller.detect(
-            to_rgb(open_image(data, limits)), labels["max_labels"], labels["min_confidence"]["onnx"]
-        )
+        make_thumbnails(data, thumbs.sizes, thumbs.format, thumbs.quality, limits)
+        labeller.detect(to_rgb(open_image(data, limits)), labels.max_labels, labels.min_confidence["onnx"])
     return (time.perf_counter() - started) / len(paths)
 
 

@@ -19,15 +19,15 @@ import skimage
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 
 # The one line to change when make_thumbnails moves (images.py is being split into smaller modules).
 from pixelpipe.logic.images import ImageLimits, make_thumbnails
 
-THUMBNAILS = pipeline_config()["thumbnails"]
-SIZES: list[int] = THUMBNAILS["sizes"]
-FORMAT: str = THUMBNAILS["format"]
-QUALITY: int = THUMBNAILS["quality"]
+THUMBNAILS = settings().thumbnails
+SIZES: list[int] = THUMBNAILS.sizes
+FORMAT: str = THUMBNAILS.format
+QUALITY: int = THUMBNAILS.quality
 _PILLOW_SAVE = {"quality": QUALITY, "optimize": True, "progressive": True}
 _VIPS_SAVE = {"Q": QUALITY, "optimize_coding": True, "interlace": True}
 _PHOTOS = Path(skimage.__file__).parent / "data"
@@ -69,7 +69,7 @@ def write_source(source: Source, directory: Path) -> Path:
 
 def bench_limits(max_pixels: int) -> ImageLimits:
     """The configured limits, with room for the 48 MP source (the pipeline itself stops at 40 MP)."""
-    limits = ImageLimits.from_config(pipeline_config()["limits"])
+    limits = ImageLimits.from_config(settings().limits)
     return ImageLimits(
         max_input_bytes=max(limits.max_input_bytes, 64 * 1024 * 1024),
         max_input_pixels=max(limits.max_input_pixels, max_pixels),

@@ -13,7 +13,7 @@ from typing import Any
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.topic import JobsTopic
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic import retry as job_retry
 from pixelpipe.logic.lifecycle import JobStatus
 from pixelpipe_cli.target import Target
@@ -30,7 +30,7 @@ def jobs_table(target: Target) -> JobsTable:
 def reopen(jobs: JobsTable, job_id: str, steps: list[str], detail: str, force: bool = False) -> bool:
     """Reopen `steps` of a job with a fresh deadline; False when the job changed under us (the rule is
     `pixelpipe.logic.retry`, shared with the API's retry route)."""
-    deadline_seconds = pipeline_config()["limits"]["job_deadline_seconds"]
+    deadline_seconds = settings().limits.job_deadline_seconds
     return job_retry.reopen(jobs, job_id, steps, detail, deadline_seconds, force)
 
 
@@ -48,7 +48,7 @@ def retry_job(
     """Reopen the steps to re-run and publish one message naming only them (pixelpipe.logic.retry)."""
     jobs = jobs or jobs_table(target)
     topic = topic or JobsTopic(target.client("sns"), target.topic_arn)
-    deadline_seconds = pipeline_config()["limits"]["job_deadline_seconds"]
+    deadline_seconds = settings().limits.job_deadline_seconds
     try:
         return job_retry.retry_job(jobs, topic, job_id, deadline_seconds, steps, force)
     except job_retry.RetryError as error:

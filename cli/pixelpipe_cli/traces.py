@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pixelpipe.config import pipeline_config, workers
+from pixelpipe.config import settings, workers
 from pixelpipe.logic.clock import format_iso, parse_iso
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
@@ -31,18 +31,16 @@ def console_url(target: Target, trace_id: str) -> str:
 def sampling_note() -> str:
     """Why a job can have no trace. Its trace starts with dispatch-tasks, which Lambda samples at its own
     fixed rate (Lambda developer guide: "This sampling rate cannot be configured for Lambda functions");
-    pipeline.json's `xray_sampling`, when the config has one, is the rule for the reconcile runs."""
+    pipeline.json's `xray_sampling` is the rule for the reconcile runs."""
     note = (
         "Lambda traces the first request each second and 5% of the rest of each function, a rate no "
         "sampling rule changes"
     )
-    rule = pipeline_config().get("xray_sampling") or {}
-    reservoir, rate = rule.get("reservoir_per_second"), rule.get("fixed_rate")
-    if isinstance(reservoir, int) and isinstance(rate, int | float):
-        note += (
-            f"; the reconcile runs follow the xray_sampling rule in pipeline.json ({reservoir} a second, "
-            f"then {rate:.0%})"
-        )
+    rule = settings().xray_sampling
+    note += (
+        f"; the reconcile runs follow the xray_sampling rule in pipeline.json ({rule.reservoir_per_second} "
+        f"a second, then {rule.fixed_rate:.0%})"
+    )
     return f"{note}; X-Ray keeps a trace for {TRACE_RETENTION_DAYS} days"
 
 

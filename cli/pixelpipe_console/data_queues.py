@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pixelpipe.config import pipeline_config, settings, workers
+from pixelpipe.config import settings, workers
 from pixelpipe_cli import dlq
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
@@ -181,7 +181,7 @@ class PipelineMap:
     outlet: list[MapNode]  # state machine, jobs table, thumbnails bucket
 
 
-def _failures_name(target: Target, config: dict) -> str:
+def _failures_name(target: Target) -> str:
     arn = target.queues.get(DISPATCH_FAILURES_QUEUE, {}).get("arn")
     return arn.rsplit(":", 1)[-1] if arn else settings().dispatch.failure_queue
 
@@ -190,7 +190,6 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
     """The architecture from pipeline.json (a new worker gets its own lane), each part under its deployed
     name (name_prefix included), with live counts (the jobs per status as the console's StatusCounts gives
     them)."""
-    config = pipeline_config()
     sqs = target.client("sqs")
     recent_failed = [
         job
@@ -204,7 +203,7 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
     intake = [
         MapNode("upload-bucket", "bucket", target.upload_bucket, {"prefix": target.upload_prefix}),
         MapNode("dispatch", "function", target.dispatch_function, {}),
-        MapNode("dispatch-failures", "dlq", _failures_name(target, config), failures),
+        MapNode("dispatch-failures", "dlq", _failures_name(target), failures),
         MapNode("topic", "topic", target.topic_arn.rsplit(":", 1)[-1], {}),
     ]
     lanes = []

@@ -312,23 +312,18 @@ def _config_path() -> Path:
     raise ConfigError(f"pipeline config not found; looked in: {', '.join(map(str, candidates))}")
 
 
-def pipeline_config() -> dict[str, Any]:
-    """The parsed `pipeline.json` as plain data (what Terraform reads too), validated first."""
-    return _load(_config_path())[0]
-
-
 def settings() -> PipelineConfig:
-    """The validated, typed `pipeline.json`."""
-    return _load(_config_path())[1]
+    """The validated, typed `pipeline.json`: the only way code reads a name, limit or default from it."""
+    return _load(_config_path())
 
 
 @cache
-def _load(path: Path) -> tuple[dict[str, Any], PipelineConfig]:
+def _load(path: Path) -> PipelineConfig:
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: not valid JSON: {error}") from error
-    return raw, parse_pipeline_config(raw, source=str(path))
+    return parse_pipeline_config(raw, source=str(path))
 
 
 def parse_pipeline_config(raw: Any, source: str = CONFIG_FILE_NAME) -> PipelineConfig:
@@ -395,12 +390,7 @@ def _field_alias(model: type[BaseModel], field: str) -> str:
     return model.model_fields[field].alias or field
 
 
-# The variable names, for code that sets them (the local stack, tests); defined once, above.
-ENV_TABLE = _field_alias(Resources, "table")
-ENV_TOPIC = _field_alias(Resources, "topic_arn")
-ENV_STATE_MACHINE = _field_alias(Resources, "state_machine_arn")
-ENV_UPLOAD_BUCKET = _field_alias(Resources, "upload_bucket")
-ENV_THUMBNAIL_BUCKET = _field_alias(Resources, "thumbnail_bucket")
+# The variable names lambda_environment() sets beyond Resources'; defined once, above.
 ENV_STEP = _field_alias(WorkerEnvironment, "step")
 ENV_LABEL_BACKEND = _field_alias(WorkerEnvironment, "label_backend")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import config_path
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_console.server import BackgroundConsole
 from pixelpipe_emulator.stack import LocalStack, free_port
@@ -58,7 +58,7 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     Module-scoped: the changed config must not outlive this module's tests."""
     _need_chromium()  # no stack to start when the tests will not run
     home = tmp_path_factory.mktemp("console-stack")
-    config = json.loads(json.dumps(pipeline_config()))
+    config = json.loads(config_path().read_text())
     change_every_worker(config, max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)
     (home / "pipeline.json").write_text(json.dumps(config))
     (home / "faults.json").write_text(json.dumps(FLAKY_RESIZE))

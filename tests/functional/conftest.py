@@ -26,7 +26,7 @@ import requests
 
 from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.adapters.jobs_table import Claim, JobsTable
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe_emulator.provision import state_machine_definition
 from support import reconcile_jobs
 from support.emulator import DUMMY_CREDENTIALS, free_loopback_port
@@ -66,7 +66,7 @@ class ReconcileStack:
         assert self.cloudwatch is not None
         now = datetime.now(UTC)
         datapoints = self.cloudwatch.get_metric_statistics(
-            Namespace=pipeline_config()["metrics"]["namespace"],
+            Namespace=settings().metrics.namespace,
             MetricName=name,
             Dimensions=dimensions or [],
             StartTime=now - timedelta(hours=1),
@@ -78,7 +78,7 @@ class ReconcileStack:
 
     @property
     def jobs(self) -> JobsTable:
-        return JobsTable(self.dynamodb, self.table, pipeline_config()["table"]["status_index"])
+        return JobsTable(self.dynamodb, self.table, settings().table.status_index)
 
     def put_job(self, record: dict[str, Any]) -> None:
         self.dynamodb.put_item(TableName=self.table, Item=to_item(record))
@@ -142,14 +142,12 @@ class ReconcileStack:
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service, region_name=pipeline_config()["region"], endpoint_url=endpoint, **DUMMY_CREDENTIALS
-    )
+    return boto3.client(service, region_name=settings().region, endpoint_url=endpoint, **DUMMY_CREDENTIALS)
 
 
 def _create_stack(backend: str, dynamodb: Any, stepfunctions: Any) -> ReconcileStack:
     suffix = uuid.uuid4().hex[:8]
-    table = f"{pipeline_config()['table']['name']}-test-{suffix}"
+    table = f"{settings().table.name}-test-{suffix}"
     dynamodb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
@@ -158,7 +156,7 @@ def _create_stack(backend: str, dynamodb: Any, stepfunctions: Any) -> ReconcileS
     )
     dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     arn = stepfunctions.create_state_machine(
-        name=f"{pipeline_config()['state_machine']['name']}-test-{suffix}",
+        name=f"{settings().state_machine.name}-test-{suffix}",
         definition=state_machine_definition(table),
         roleArn=DUMMY_ROLE_ARN,
         type="EXPRESS",

@@ -12,7 +12,7 @@ from moto import mock_aws
 from starlette.testclient import TestClient
 
 from pixelpipe.adapters.dynamo_types import to_item
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe_cli.target import Target
 from pixelpipe_console.app import create_app
 from pixelpipe_emulator.provision import create_jobs_table
@@ -28,7 +28,7 @@ LOG_GROUP = "/aws/vendedlogs/states/pixelpipe-reconcile"
 @pytest.fixture
 def aws_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
     use_test_credentials(monkeypatch)
-    config = pipeline_config()
+    config = settings()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         create_jobs_table(dynamodb)
@@ -46,14 +46,14 @@ def aws_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
             "executions": [EXECUTION],
             "traceId": TRACE_ID,
         }
-        dynamodb.put_item(TableName=config["table"]["name"], Item=to_item(record))
+        dynamodb.put_item(TableName=config.table.name, Item=to_item(record))
         yield Target(
             region="us-east-1",
             upload_bucket="uploads",
             upload_prefix="uploads/",
             thumbnail_bucket="thumbs",
-            jobs_table=config["table"]["name"],
-            status_index=config["table"]["status_index"],
+            jobs_table=config.table.name,
+            status_index=config.table.status_index,
             topic_arn="arn:aws:sns:us-east-1:123456789012:pixelpipe-jobs",
             state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:pixelpipe-reconcile",
             state_machine_log_group=LOG_GROUP,

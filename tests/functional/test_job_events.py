@@ -26,7 +26,7 @@ from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.adapters.job_events import UnconfirmedEvents, event_input
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.adapters.reconciler import Reconciler, deadline_input
-from pixelpipe.config import pipeline_config, settings, step_names
+from pixelpipe.config import settings, step_names
 from pixelpipe.logic.clock import format_iso, parse_iso
 from pixelpipe.logic.deadlines import Sweeper
 from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
@@ -99,7 +99,7 @@ class Stack:
             reconcile=Resend(),
             deadline_seconds=DEADLINE,
             events=UnconfirmedEvents(
-                self.clients["dynamodb"], self.target.jobs_table, pipeline_config()["table"]["event_index"]
+                self.clients["dynamodb"], self.target.jobs_table, settings().table.event_index
             ),
             resend=Resend(),
             resend_after_seconds=settings().events.resend_after_seconds,
@@ -124,7 +124,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def pending_job(stack: Stack, key: str = "uploads/<script>alert(1)</script> cat.png") -> str:
     source = SourceObject(
-        bucket=pipeline_config()["storage"]["upload_bucket"],
+        bucket=settings().storage.upload_bucket,
         key=key,
         size=1000,
         etag=f'"{uuid.uuid4().hex}"',

@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from pixelpipe.adapters.jobs_table import JobsTable
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
 from pixelpipe_emulator.provision import create_jobs_table
 from support.deployed import use_test_credentials
@@ -22,8 +22,8 @@ def jobs(monkeypatch: pytest.MonkeyPatch):
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_jobs_table(client)
-        table = pipeline_config()["table"]
-        jobs = JobsTable(client, table["name"], table["status_index"])
+        table = settings().table
+        jobs = JobsTable(client, table.name, table.status_index)
         for created in CREATED:
             source = SourceObject("uploads", f"uploads/{created}.png", 1, f"etag-{created}")
             assert jobs.create(new_job_record(job_id_for(source), source, ["resize"], created))

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from typer.testing import CliRunner
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.clock import now_iso
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
@@ -243,7 +243,7 @@ def test_retry_on_aws_publishes_one_message_whose_steps_attribute_names_only_the
     # GIVEN a FAILED job (resize failed, analysis succeeded)
     job_id = failed_job(target)
     _, stub = stub_service(monkeypatch, "sns")
-    steps_attribute = pipeline_config()["topic"]["steps_attribute"]
+    steps_attribute = settings().topic.steps_attribute
     stub.add_response(
         "publish",
         {"MessageId": "5d7c2a8e-0000-4000-8000-000000000001"},

@@ -20,7 +20,7 @@ from support import inputs
 from support.deployed import use_test_credentials
 from support.inputs import SKIMAGE_DATA
 
-LIMITS = ImageLimits.from_config(settings().limits.model_dump())
+LIMITS = ImageLimits.from_config(settings().limits)
 PHOTOS = ["coffee.png", "astronaut.png", "rocket.jpg", "horse.png", "camera.png"]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import requests
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -42,7 +42,7 @@ class Emulator:
             kwargs["config"] = Config(**config)
         return boto3.client(
             service,
-            region_name=pipeline_config()["region"],
+            region_name=settings().region,
             endpoint_url=self.endpoint,
             **DUMMY_CREDENTIALS,
             **kwargs,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pixelpipe.config import pipeline_config, step_names
+from pixelpipe.config import settings, step_names
 from pixelpipe.logic.clock import format_iso
 from pixelpipe.logic.jobs import SourceObject, job_id_for, new_job_record
 
@@ -28,8 +28,8 @@ def at(seconds: float) -> str:
 def job_id(reconcile_stack) -> str:
     """A PENDING job for a real-looking upload, as dispatch writes it, due at T0 + DEADLINE."""
     source = SourceObject(
-        bucket=pipeline_config()["storage"]["upload_bucket"],
-        key=f"{pipeline_config()['storage']['upload_prefix']}{uuid.uuid4().hex}/chelsea.png",
+        bucket=settings().storage.upload_bucket,
+        key=f"{settings().storage.upload_prefix}{uuid.uuid4().hex}/chelsea.png",
         size=240_000,
         etag='"5d41402abc4b2a76b9719d911017c592"',
         version_id=uuid.uuid4().hex,

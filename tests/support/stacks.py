@@ -1,20 +1,24 @@
 """Helpers for tests that drive a running local stack: wait for a condition, run the CLI against it,
-and give a stack of the test's own a changed pipeline.json."""
+and give a stack of the test's own a changed pipeline.json (support.changed_config, re-exported here)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from typer.testing import CliRunner
 
-from pixelpipe.config import FunctionConfig, pipeline_config
 from pixelpipe_cli.main import app
 from pixelpipe_emulator.stack import LocalStack
+from support.changed_config import (  # noqa: F401  (re-exported: tests import them from here too)
+    change_every_worker,
+    change_worker,
+    use_changed_config,
+    worker_entries,
+    write_config,
+)
 
 T = TypeVar("T")
 
@@ -57,40 +61,3 @@ def cli(stack: LocalStack, *args: str) -> Any:
     """`pixelpipe ARGS` against `stack`, on a terminal wide enough that tables do not wrap."""
     env = {"PIXELPIPE_TARGET": str(stack.target_path), "COLUMNS": "200"}
     return CliRunner().invoke(app, list(args), env=env)
-
-
-def write_config(tmp_path: Path, config: dict) -> Path:
-    path = tmp_path / "pipeline.json"
-    path.write_text(json.dumps(config))
-    return path
-
-
-# The keys a function has whatever invokes it; a worker's other settings live in its queue source.
-FUNCTION_KEYS = frozenset(FunctionConfig.model_fields) - {"source"}
-
-
-def worker_entries(config: dict) -> dict[str, dict]:
-    """Each worker's function entry in a raw pipeline.json copy, by step, for a test to change."""
-    return {f["source"]["step"]: f for f in config["functions"].values() if f["source"]["type"] == "worker"}
-
-
-def change_worker(entry: dict, **settings: Any) -> None:
-    """Set a worker's settings in a raw pipeline.json copy: timeout and memory on the function, the
-    rest (queue, receives, batching, backoff) on its queue source."""
-    for key, value in settings.items():
-        (entry if key in FUNCTION_KEYS else entry["source"])[key] = value
-
-
-def change_every_worker(config: dict, **settings: Any) -> None:
-    for entry in worker_entries(config).values():
-        change_worker(entry, **settings)
-
-
-def use_changed_config(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[dict], None]
-) -> dict:
-    """A copy of pipeline.json with `change` applied, used by every stack the test starts after this."""
-    config = json.loads(json.dumps(pipeline_config()))
-    change(config)
-    monkeypatch.setenv("PIXELPIPE_CONFIG_FILE", str(write_config(tmp_path, config)))
-    return config

@@ -17,7 +17,7 @@ import resource
 import sys
 from pathlib import Path
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits
 from pixelpipe.logic.job_message import JobMessage
@@ -45,24 +45,23 @@ class MemoryStorage:
 
 
 def run(step: str, path: Path) -> dict:
-    config = pipeline_config()
-    limits = ImageLimits.from_config(config["limits"])
+    config = settings()
+    limits = ImageLimits.from_config(config.limits)
     storage = MemoryStorage(path.read_bytes())
     message = JobMessage("job-memory", "uploads", f"uploads/{path.name}", None, [step])
     try:
         if step == "resize":
             from pixelpipe.logic.resize import ThumbnailSettings, create_thumbnails
 
-            settings = ThumbnailSettings.from_config(config, "thumbnails")
-            result = create_thumbnails(message, storage, settings, limits)
+            thumbnails = ThumbnailSettings.from_config(config.thumbnails, config.storage, "thumbnails")
+            result = create_thumbnails(message, storage, thumbnails, limits)
         else:
             from pixelpipe.adapters.onnx_labels import OnnxImageNetLabels
             from pixelpipe.logic.analysis import LabelSettings, detect_labels
 
-            labels = config["labels"]
-            minimum = labels["min_confidence"]["onnx"]
-            settings = LabelSettings(labels["max_labels"], minimum, labels["max_side"])
-            result = detect_labels(message, storage, OnnxImageNetLabels(), settings, limits)
+            labels = config.labels
+            chosen = LabelSettings(labels.max_labels, labels.min_confidence["onnx"], labels.max_side)
+            result = detect_labels(message, storage, OnnxImageNetLabels(), chosen, limits)
     except PermanentError as error:
         return {"outcome": "FAILED", "reason": error.reason}
     return {"outcome": "COMPLETE", "result": result}

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe_emulator import emulator as emulator_module
 
 # Every DynamoDB error a Retry may name: the API reference's transient errors, suffixed as Step Functions
@@ -51,7 +51,7 @@ def _states(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _definition() -> dict[str, Any]:
-    return json.loads((REPO_ROOT / pipeline_config()["state_machine"]["definition"]).read_text())
+    return json.loads((REPO_ROOT / settings().state_machine.definition).read_text())
 
 
 def _dynamodb_tasks() -> list[tuple[str, dict[str, Any]]]:

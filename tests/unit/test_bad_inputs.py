@@ -15,7 +15,7 @@ import pytest
 from PIL import GifImagePlugin, Image, ImageCms, ImageFile
 
 from pixelpipe.adapters.onnx_labels import preprocess
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.analysis import LabelSettings, detect_labels
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits
@@ -25,10 +25,10 @@ from pixelpipe.logic.resize import ThumbnailSettings, create_thumbnails
 from support import inputs
 from support.inputs import BLUE, GREEN, RED, WHITE
 
-CONFIG = pipeline_config()
-LIMITS = ImageLimits.from_config(CONFIG["limits"])
-THUMBNAILS = ThumbnailSettings.from_config(CONFIG, "thumbnails")  # sizes 1024, 512, 256; JPEG
-LABELS = LabelSettings(max_labels=5, min_confidence=5, max_side=CONFIG["labels"]["max_side"])
+CONFIG = settings()
+LIMITS = ImageLimits.from_config(CONFIG.limits)
+THUMBNAILS = ThumbnailSettings.from_config(CONFIG.thumbnails, CONFIG.storage, "thumbnails")  # 1024, 512, 256
+LABELS = LabelSettings(max_labels=5, min_confidence=5, max_side=CONFIG.labels.max_side)
 
 
 class MemoryStorage:

@@ -12,12 +12,12 @@ import io
 import pytest
 from PIL import BmpImagePlugin, Image, TiffImagePlugin
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits, open_image
 
 JPEG_AND_PNG_ONLY = ImageLimits.from_config(
-    {**pipeline_config()["limits"], "allowed_formats": ["JPEG", "PNG"]}
+    settings().limits.model_copy(update={"allowed_formats": ["JPEG", "PNG"]})
 )
 PARSERS = {"TIFF": (TiffImagePlugin.TiffImageFile, "TIFF"), "BMP": (BmpImagePlugin.BmpImageFile, "BMP")}
 
@@ -60,7 +60,7 @@ def test_a_format_not_allowed_is_refused_without_running_its_parser(
 @pytest.mark.parametrize("fmt", list(PARSERS))
 def test_an_allowed_format_still_opens_through_its_own_parser(fmt: str, parser_calls: list[str]) -> None:
     # pipeline.json allows TIFF and BMP today
-    limits = ImageLimits.from_config(pipeline_config()["limits"])
+    limits = ImageLimits.from_config(settings().limits)
     assert fmt in limits.allowed_formats
     assert open_image(encoded(fmt), limits).size == (16, 16)
     assert parser_calls == [fmt]
@@ -68,7 +68,7 @@ def test_an_allowed_format_still_opens_through_its_own_parser(fmt: str, parser_c
 
 def test_the_formats_handed_to_pillow_are_exactly_the_allowed_ones() -> None:
     assert set(JPEG_AND_PNG_ONLY.pillow_formats) == {"JPEG", "PNG"}
-    everything = ImageLimits.from_config(pipeline_config()["limits"])
+    everything = ImageLimits.from_config(settings().limits)
     assert set(everything.pillow_formats) == set(everything.allowed_formats)
 
 

@@ -11,18 +11,13 @@ import pytest
 import skimage
 from PIL import Image, ImageFile
 
+from pixelpipe.config import settings
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images import ImageLimits, encode_jpeg, make_thumbnails, open_image, to_rgb
 from support.inputs import zero_filled_png
 
 SKIMAGE_DATA = pathlib.Path(skimage.__file__).parent / "data"
-LIMITS = ImageLimits.from_config(
-    {
-        "max_input_bytes": 26_214_400,
-        "max_input_pixels": 40_000_000,
-        "allowed_formats": ["JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP"],
-    }
-)
+LIMITS = ImageLimits.from_config(settings().limits)
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
 
@@ -481,7 +476,13 @@ def test_bad_arguments_are_programming_errors_not_permanent_failures():
 def test_limits_normalise_format_names_as_users_write_them():
     # GIVEN a limits section spelling formats as file extensions, in any case, with stray spaces
     limits = ImageLimits.from_config(
-        {"max_input_bytes": 1024, "max_input_pixels": 4096, "allowed_formats": ["jpg", " Tif ", "png"]}
+        settings().limits.model_copy(
+            update={
+                "max_input_bytes": 1024,
+                "max_input_pixels": 4096,
+                "allowed_formats": ["jpg", " Tif ", "png"],
+            }
+        )
     )
 
     # THEN they become Pillow's names, so a JPEG (or a phone's MPO) and a TIFF are accepted

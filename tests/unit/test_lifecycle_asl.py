@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pixelpipe.adapters.dynamo_expressions import Expression, value_placeholder
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.conditions import Condition, Equals, Field, Greater, Not, params_of
 from pixelpipe.logic.lifecycle import (
     CLAIM,
@@ -32,7 +32,7 @@ from pixelpipe.logic.lifecycle import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-ASL: dict[str, Any] = json.loads((ROOT / pipeline_config()["state_machine"]["definition"]).read_text())
+ASL: dict[str, Any] = json.loads((ROOT / settings().state_machine.definition).read_text())
 STATES: dict[str, Any] = ASL["States"]
 EXECUTED = [t for t in TRANSITIONS if t.executed_by]
 # The ASL's Choice states read the job's attributes that the DynamoDB tasks select into $.job.

@@ -26,7 +26,7 @@ from pixelpipe.logic.perceptual_hash import NEAR_DUPLICATE_DISTANCE, hamming_dis
 from support import inputs
 from support.inputs import BLUE, GREEN, RED, SAMPLES, SKIMAGE_DATA, WHITE
 
-LIMITS = ImageLimits.from_config(settings().limits.model_dump())
+LIMITS = ImageLimits.from_config(settings().limits)
 
 # Photographs (not textures or synthetic charts): what a user uploads.
 PHOTOS = [

@@ -13,7 +13,7 @@ from pixelpipe_cli.similar import NoHash, similar_jobs
 from support import inputs
 from support.inputs import SAMPLES, SKIMAGE_DATA
 
-LIMITS = ImageLimits.from_config(settings().limits.model_dump())
+LIMITS = ImageLimits.from_config(settings().limits)
 
 
 def record(job_id: str, data: bytes, created: str = "2026-12-01T10:00:00.000Z") -> dict:

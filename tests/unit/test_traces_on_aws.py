@@ -28,6 +28,7 @@ from pixelpipe_cli import trace_search, traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
 from pixelpipe_cli.traces import job_trace, slow_jobs
+from support.changed_config import use_changed_config
 
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 EPOCH0 = T0.timestamp()
@@ -625,28 +626,17 @@ LAMBDA_RATE = (
 )
 
 
-@pytest.mark.parametrize(
-    ("section", "said"),
-    [
-        (None, LAMBDA_RATE),
-        (
-            {"reservoir_per_second": 2, "fixed_rate": 0.1},
-            f"{LAMBDA_RATE}; the reconcile runs follow the xray_sampling rule in pipeline.json "
-            "(2 a second, then 10%)",
-        ),
-    ],
-)
-def test_not_sampled_names_the_sampling_rule_in_force(
-    monkeypatch: pytest.MonkeyPatch, section: dict | None, said: str
-) -> None:
-    # GIVEN pipeline.json with or without its own sampling rule
-    config = {key: value for key, value in traces.pipeline_config().items() if key != "xray_sampling"}
-    monkeypatch.setattr(
-        traces, "pipeline_config", lambda: {**config, **({"xray_sampling": section} if section else {})}
-    )
+def test_not_sampled_names_the_sampling_rule_in_force(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    # GIVEN pipeline.json with a sampling rule of its own
+    rule = {"reservoir_per_second": 2, "fixed_rate": 0.1}
+    use_changed_config(tmp_path, monkeypatch, lambda config: config.update(xray_sampling=rule))
     # WHEN a job without a trace is read
     empty = traces.JobTrace("job-a", [], [])
     # THEN the sentence names that rule, and the 30 days X-Ray keeps traces
+    said = (
+        f"{LAMBDA_RATE}; the reconcile runs follow the xray_sampling rule in pipeline.json "
+        "(2 a second, then 10%)"
+    )
     assert (
         empty.not_sampled
         == f"This job was not sampled: X-Ray holds no trace of it ({said}; X-Ray keeps a trace for 30 days)."

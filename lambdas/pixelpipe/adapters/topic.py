@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pixelpipe.config import pipeline_config
+from pixelpipe.config import settings
 from pixelpipe.logic.job_message import JobMessage
 
 
@@ -13,7 +13,7 @@ class JobsTopic:
     def __init__(self, client: Any, topic_arn: str) -> None:
         self._client = client
         self._arn = topic_arn
-        self._steps_attribute = pipeline_config()["topic"]["steps_attribute"]
+        self._steps_attribute = settings().topic.steps_attribute
 
     def publish(self, message: JobMessage) -> str:
         """Publish once; each worker's subscription filter picks the message up only if it names its step."""

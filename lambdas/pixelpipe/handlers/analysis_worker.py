@@ -64,6 +64,6 @@ handler = build_worker_handler(
             min_confidence=_labels.min_confidence[_backend_name],
             max_side=_labels.max_side,
         ),
-        limits=ImageLimits.from_config(_settings.pipeline.limits.model_dump()),
+        limits=ImageLimits.from_config(_settings.pipeline.limits),
     ),
 )

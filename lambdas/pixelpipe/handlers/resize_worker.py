@@ -19,8 +19,8 @@ handler = build_worker_handler(
         create_thumbnails,
         storage=Storage(LazyClient("s3")),
         settings=ThumbnailSettings.from_config(
-            _settings.pipeline.model_dump(), _settings.resources.thumbnail_bucket
+            _settings.pipeline.thumbnails, _settings.pipeline.storage, _settings.resources.thumbnail_bucket
         ),
-        limits=ImageLimits.from_config(_settings.pipeline.limits.model_dump()),
+        limits=ImageLimits.from_config(_settings.pipeline.limits),
     ),
 )

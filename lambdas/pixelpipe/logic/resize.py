@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pixelpipe.logic.images import ImageLimits, make_thumbnails
 from pixelpipe.logic.job_message import JobMessage
+
+if TYPE_CHECKING:
+    from pixelpipe.config import StorageConfig, ThumbnailsConfig
 
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
@@ -25,14 +28,12 @@ class ThumbnailSettings:
     prefix: str
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], bucket: str) -> ThumbnailSettings:
-        thumbs = config["thumbnails"]
+    def from_config(
+        cls, thumbnails: ThumbnailsConfig, storage: StorageConfig, bucket: str
+    ) -> ThumbnailSettings:
+        """pipeline.json's thumbnail sizes and format, written under its prefix in the deployed `bucket`."""
         return cls(
-            tuple(thumbs["sizes"]),
-            thumbs["format"],
-            thumbs["quality"],
-            bucket,
-            config["storage"]["thumbnail_prefix"],
+            tuple(thumbnails.sizes), thumbnails.format, thumbnails.quality, bucket, storage.thumbnail_prefix
         )
 
     def key_for(self, job_id: str, size: int) -> str:

@@ -18,11 +18,15 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from pixelpipe.logic.errors import PermanentError
 from pixelpipe.logic.images.sniff import describe_unrecognised, image_format_by_magic, no_pixels
+
+if TYPE_CHECKING:
+    from pixelpipe.config import LimitsConfig
 
 _EXIF_ORIENTATION = 0x0112
 # Formats Pillow names differently from what a user uploaded: MPO is a JPEG with extra frames
@@ -45,11 +49,12 @@ class ImageLimits:
         return tuple(name for name in Image.ID if canonical_format(name) in self.allowed_formats)
 
     @classmethod
-    def from_config(cls, limits: dict) -> ImageLimits:
+    def from_config(cls, limits: LimitsConfig) -> ImageLimits:
+        """From pipeline.json's validated `limits`, format names as Pillow spells them."""
         return cls(
-            max_input_bytes=int(limits["max_input_bytes"]),
-            max_input_pixels=int(limits["max_input_pixels"]),
-            allowed_formats=tuple(canonical_format(f) for f in limits["allowed_formats"]),
+            max_input_bytes=limits.max_input_bytes,
+            max_input_pixels=limits.max_input_pixels,
+            allowed_formats=tuple(canonical_format(f) for f in limits.allowed_formats),
         )
 
 
