@@ -355,3 +355,13 @@ def test_any_request_gets_a_documented_status_and_a_json_body_never_a_500(
     document = json.loads(response["body"])
     if response["statusCode"] >= 400:
         assert isinstance(document.get("message"), str), document
+
+
+def test_an_answer_that_fails_its_own_model_is_the_functions_fault_500_not_the_callers_400():
+    class Broken:
+        def get_job(self, caller: Any, job_id: str) -> Any:
+            return ["not", "a", "record"]  # the route promises a dict
+
+    app = build_app(Broken(), UPLOAD, OPERATOR)  # type: ignore[arg-type]
+    response = app.resolve(event("GET", "/jobs/x", jwt_context("u", [UPLOAD])), None)
+    assert response["statusCode"] == 500 and json.loads(response["body"])["code"] == "InternalError"

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Annotated, Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pixelpipe.logic.api_auth import Caller, Forbidden, Unauthenticated, caller_from
 from pixelpipe.logic.api_service import ApiError, BadRequest, FrontDoor
 from pixelpipe.logic.lifecycle import JobStatus
+
+logger = Logger()
 
 TITLE = "Pixel-Pipe API"
 VERSION = "1"
@@ -109,6 +112,11 @@ def build_app(
 
     @app.exception_handler(RequestValidationError)
     def invalid(error: RequestValidationError) -> Response:
+        # Powertools reports a route's *response* that fails its model through the same exception: that is
+        # this function's fault, not the caller's (500, as an unhandled error would be).
+        if any(tuple(problem.get("loc", ()))[:1] == ("response",) for problem in error.errors()):
+            logger.error("response failed validation", extra={"errors": error.errors()})
+            return _error(500, "InternalError", "the service failed to answer")
         details = [
             {"in": ".".join(str(part) for part in problem.get("loc", ())), "problem": problem.get("msg", "")}
             for problem in error.errors()
