@@ -28,6 +28,7 @@ from urllib.parse import quote_plus
 
 from PIL import Image
 
+from pixelpipe.config import settings, workers
 from pixelpipe.logic.jobs import SourceObject, job_id_for
 from pixelpipe.logic.lifecycle import JobStatus, terminal_transitions
 from pixelpipe_cli import dlq as dead_letters
@@ -37,12 +38,15 @@ from pixelpipe_emulator.faults import injected
 from pixelpipe_emulator.stack import LocalStack
 
 CLAIM = ":running, steps.#step.startedAt"
+DISPATCH = settings().dispatch_function
+# The worker that writes thumbnails to S3 (the only one calling s3.PutObject).
+THUMBNAILER = next(w.function for w in workers().values() if w.result_field == "thumbnails")
 FAULTED_CALLS = [
-    ("dispatch-tasks", "dynamodb.PutItem", "", "InternalServerError", 500),
-    ("dispatch-tasks", "sns.Publish", "", "InternalError", 500),
+    (DISPATCH, "dynamodb.PutItem", "", "InternalServerError", 500),
+    (DISPATCH, "sns.Publish", "", "InternalError", 500),
     ("*", "dynamodb.UpdateItem", CLAIM, "ThrottlingException", 400),
     ("*", "s3.GetObject", "", "SlowDown", 503),
-    ("resize-worker", "s3.PutObject", "", "SlowDown", 503),
+    (THUMBNAILER, "s3.PutObject", "", "SlowDown", 503),
     ("*", "stepfunctions.StartExecution", "", "ThrottlingException", 400),
 ]
 

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from pixelpipe.config import settings, workers
 from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.lifecycle import JobStatus
 from pixelpipe_cli import SAMPLES, render
 from pixelpipe_cli.asl_model import load_definition
 from pixelpipe_cli.cost_model import (
@@ -168,8 +169,8 @@ def usage_of(measures: list[JobMeasure], log_bytes: dict[str, int] | None = None
     functions = {}
     for name, spec in specs.items():
         invocations = mean([m.invocations[name] for m in measures])
-        if name == "sweeper" or not invocations:
-            continue  # the sweeper runs on a schedule, whatever the number of images
+        if settings().functions[name].source.type == "schedule" or not invocations:
+            continue  # a scheduled function (the sweeper) runs whatever the number of images
         compute = mean([max(0.0, m.function_ms[name] - m.waiting_ms[name]) for m in measures])
         functions[name] = FunctionUsage(
             memory_mb=spec["memory_mb"],
@@ -230,9 +231,11 @@ def _label_step() -> str:
 
 def measure_jobs(target: Target, limit: int, log_dir: Path | None) -> tuple[Usage, int]:
     client = JobsClient(target)
-    jobs = client.table.by_status("COMPLETE", limit=limit)
+    jobs = client.table.by_status(JobStatus.COMPLETE, limit=limit)
     if not jobs:
-        raise typer.BadParameter("no COMPLETE jobs to measure: process some images first, or use --measure")
+        raise typer.BadParameter(
+            f"no {JobStatus.COMPLETE} jobs to measure: process some images first, or use --measure"
+        )
     resources = _asl_resources()
     measures = []
     for job in jobs:

@@ -23,7 +23,7 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from pixelpipe.adapters.jobs_table import JobsTable
-from pixelpipe.config import workers
+from pixelpipe.config import settings, workers
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe.logic.lifecycle import steps_to_redrive
 from pixelpipe_cli.redrivers import Redriver, RedriveReport, redriver_for, scan, unhide
@@ -104,7 +104,8 @@ def names_dispatch(target: Target, queue: str | None) -> bool:
     """Whether `queue` names the dispatch failures queue (dispatch, the function or the queue's name)."""
     if queue is None or DISPATCH_FAILURES_QUEUE not in target.queues:
         return False
-    return queue in (DISPATCH, "dispatch-tasks", target.dispatch_function, _failures_queue_name(target))
+    names = (DISPATCH, settings().dispatch_function, target.dispatch_function, _failures_queue_name(target))
+    return queue in names
 
 
 def _chosen(target: Target, queue: str | None) -> tuple[list[str], bool]:

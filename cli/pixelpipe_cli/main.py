@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pixelpipe.logic.clock import format_iso
+from pixelpipe.logic.lifecycle import TERMINAL
 from pixelpipe_cli import (
     SAMPLES,
     cost,
@@ -212,7 +213,7 @@ def process(
     """One shot: start a private local stack, process the files, print the final records."""
     records = run_once(paths, timeout, quiet=as_json)
     _print_records(records, as_json)
-    if any(r.get("status") not in ("COMPLETE", "FAILED") for r in records):
+    if any(r.get("status") not in TERMINAL for r in records):
         raise typer.Exit(1)
 
 
@@ -236,7 +237,7 @@ def demo(
     render.console.print(
         "Labels come from the offline EfficientNet-Lite0 ImageNet model (Rekognition on AWS)."
     )
-    if any(r["status"] not in ("COMPLETE", "FAILED") for r in records):
+    if any(r["status"] not in TERMINAL for r in records):
         raise typer.Exit(1)
 
 

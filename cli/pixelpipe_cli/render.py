@@ -18,12 +18,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pixelpipe.logic.lifecycle import JobStatus
 from pixelpipe_cli import step_results
 
 console = Console()
 error_console = Console(stderr=True)  # refusals and progress bars, so stdout stays clean
 
-_STATUS_STYLE = {"COMPLETE": "green", "FAILED": "red", "PENDING": "yellow"}
+_STATUS_STYLE = {JobStatus.COMPLETE: "green", JobStatus.FAILED: "red", JobStatus.PENDING: "yellow"}
 # C0/C1 control characters but newline and tab (ESC opens colour, cursor and OSC 8 hyperlink sequences;
 # CR and backspace overwrite what was printed) and the bidirectional overrides that reorder a line.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

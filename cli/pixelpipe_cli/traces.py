@@ -13,6 +13,7 @@ from typing import Any
 
 from pixelpipe.config import settings, workers
 from pixelpipe.logic.clock import format_iso, parse_iso
+from pixelpipe.logic.lifecycle import TERMINAL
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import Target
 from pixelpipe_cli.trace_search import annotated_trace_ids, fetch_traces, search_windows
@@ -153,7 +154,7 @@ def slow_jobs(client: JobsClient, top: int, since: str | None) -> list[dict[str,
     """The `top` slowest finished jobs since `since`, by creation → completion, with their slowest hop."""
     finished = [
         job
-        for status in ("COMPLETE", "FAILED")
+        for status in TERMINAL
         for job in client.table.by_status(status, limit=1000)
         if job.get("completedAt") and (since is None or job["createdAt"] >= since)
     ]

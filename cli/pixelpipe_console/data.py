@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pixelpipe.config import workers
 from pixelpipe.logic.clock import format_iso, parse_iso
+from pixelpipe.logic.lifecycle import TERMINAL
 from pixelpipe_cli import graph_svg, traces, workflow_sources
 from pixelpipe_cli import retry as retries
 from pixelpipe_cli.jobs_client import JobsClient
@@ -105,9 +106,7 @@ class DurationStats:
 def duration_stats(target: Target, recent: int = 200, bin_count: int = 10) -> DurationStats:
     """p50/p90/p99 (nearest rank) and a histogram of the newest `recent` finished jobs."""
     client = JobsClient(target)
-    finished = [
-        job for status in ("COMPLETE", "FAILED") for job in client.table.by_status(status, limit=recent)
-    ]
+    finished = [job for status in TERMINAL for job in client.table.by_status(status, limit=recent)]
     finished.sort(key=lambda job: job["createdAt"], reverse=True)
     values = sorted(d for job in finished[:recent] if (d := duration_ms(job)) is not None)
     if not values:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pixelpipe.config import settings, workers
+from pixelpipe.logic.lifecycle import JobStatus, StepStatus
 from pixelpipe_cli import dlq
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
@@ -128,7 +129,7 @@ def dead_letter_queues(target: Target) -> list[DlqView]:
         for letter in summary.samples:
             job = client.get(letter.job_id) if letter.job_id and letter.job_id != "?" else None
             status = job.get("status", "") if job else ""
-            if status == "FAILED":
+            if status == JobStatus.FAILED:
                 reason = job.get("failureReason", "")
             elif job:
                 reason = f"job is {status} (retried since): a redrive drops this message"
@@ -193,7 +194,7 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
     sqs = target.client("sqs")
     recent_failed = [
         job
-        for job in JobsClient(target).table.by_status("FAILED", limit=1000)
+        for job in JobsClient(target).table.by_status(JobStatus.FAILED, limit=1000)
         if job.get("updatedAt", "") >= hour_ago()
     ]
     failures: dict[str, int | str] = {}
@@ -213,7 +214,9 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
         visible, in_flight = _queue_counts(sqs, target.queues[step]["url"])
         dead, dead_in_flight = _queue_counts(sqs, target.queues[step]["dlq_url"])
         failed_here = sum(
-            1 for job in recent_failed if job.get("steps", {}).get(step, {}).get("status") == "FAILED"
+            1
+            for job in recent_failed
+            if job.get("steps", {}).get(step, {}).get("status") == StepStatus.FAILED
         )
         lanes.append(
             [
@@ -234,7 +237,7 @@ def pipeline_map(target: Target, counts: dict[str, int]) -> PipelineMap:
             "state-machine",
             "state machine",
             target.state_machine_arn.rsplit(":", 1)[-1],
-            {"running jobs": counts["PENDING"]},
+            {"running jobs": counts[JobStatus.PENDING]},
         ),
         MapNode(
             "table",

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from pixelpipe.config import Resources
+from pixelpipe.config import Resources, settings
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # Keys of Target.queues for the internal queues (worker queues are keyed by step name).
@@ -42,7 +42,8 @@ class Target:
     queues: dict[str, dict[str, str]] = field(default_factory=dict)
     endpoint_url: str | None = None  # set for the local stack only
     account_id: str = "123456789012"
-    dispatch_function: str = "dispatch-tasks"  # deployed name of dispatch-tasks (name_prefix included)
+    # The deployed name of the function S3 invokes (name_prefix included); pipeline.json's by default.
+    dispatch_function: str = field(default_factory=lambda: settings().dispatch_function)
     # AWS only: the log group the state machine writes its Express executions' history to (the only
     # record of them there); locally the emulator's GetExecutionHistory answers instead.
     state_machine_log_group: str = ""
