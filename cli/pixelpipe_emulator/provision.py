@@ -123,13 +123,14 @@ def create_jobs_table(ddb: Any) -> None:
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["steps"]},
             },
             {
-                # Sparse: only a finished job whose event is not yet confirmed carries eventPendingAt.
+                # Sparse: only a finished job whose event is not yet confirmed carries eventPendingAt;
+                # eventId tells the sweeper a job rejected at intake (no execution to wait for).
                 "IndexName": table.event_index,
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "eventPendingAt", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["eventId"]},
             },
         ],
     )

@@ -238,3 +238,42 @@ def test_the_event_has_the_shape_docs_job_record_md_documents(stack: Stack):
         settings_events.detail_type,
     )
     assert set(example) <= set(event) | {"account"}
+
+
+def test_a_job_rejected_at_intake_gets_its_event_from_the_next_sweep(stack: Stack):
+    # GIVEN a job dispatch rejected at intake: born FAILED, no reconcile run ever finishes it
+    source = SourceObject(
+        bucket=settings().storage.upload_bucket,
+        key="uploads/empty.png",
+        size=0,
+        etag=f'"{uuid.uuid4().hex}"',
+        version_id=uuid.uuid4().hex,
+        content_type="image/png",
+    )
+    job_id = job_id_for(source)
+    reason = "empty file: the upload has 0 bytes"
+    record = new_job_record(job_id, source, step_names(), at(0), rejection=reason)
+    stack.clients["dynamodb"].put_item(TableName=stack.target.jobs_table, Item=to_item(record))
+    stack.events()
+
+    # WHEN the next sweep runs, with no delay: no execution owns this event
+    assert stack.sweeper().resend_events(at(1)) == [job_id]
+    deadline = time.monotonic() + 30
+    while "eventPendingAt" in stack.record(job_id):
+        assert time.monotonic() < deadline, "the event was never confirmed"
+        time.sleep(0.05)
+
+    # THEN its one event says FAILED with the intake reason; the next sweep sends nothing
+    [event] = stack.events()
+    assert event["detail"] | {"eventId": None} == {
+        "eventId": None,
+        "jobId": job_id,
+        "status": "FAILED",
+        "key": "uploads/empty.png",
+        "thumbnails": [],
+        "labels": [],
+        "reason": reason,
+        "finishedAt": at(0),
+    }
+    assert event["detail"]["eventId"] == stack.record(job_id)["eventId"]
+    assert stack.sweeper().resend_events(at(2)) == []

@@ -14,6 +14,7 @@ from pixelpipe.logic.lifecycle import JobStatus, StepStatus, history_entry
 
 # The record's expiry, epoch seconds: DynamoDB TTL deletes the record after it (terraform/modules/jobs_table).
 EXPIRES_AT = "expiresAt"
+INTAKE_EVENT_SUFFIX = ":rejected-at-intake"
 
 # Fixed namespace: the same upload always maps to the same job id, so a duplicate S3 event is a no-op.
 _JOB_NAMESPACE = uuid.UUID("6f1c1f0e-4b7a-4d8e-9a57-5d2f7f1c0b11")
@@ -83,8 +84,22 @@ def new_job_record(
     if rejection:
         record["failureReason"] = rejection
         record["completedAt"] = now
+        # No reconcile run finishes a job rejected at intake: its job-finished event is left pending for
+        # the sweeper to send at its next sweep (docs/job-record.md#job-finished-events).
+        record["eventId"] = intake_event_id(job_id)
+        record["eventPendingAt"] = now
         record["history"].append(history_entry(now, "dispatch", JobStatus.FAILED, rejection))
     return record
+
+
+def intake_event_id(job_id: str) -> str:
+    """The job-finished event id of a job rejected at intake (a job id is one upload's, so it is unique)."""
+    return f"{job_id}{INTAKE_EVENT_SUFFIX}"
+
+
+def is_intake_event(event_id: str) -> bool:
+    """An event no execution owns: the sweeper may send it at once, with no execution to wait for."""
+    return event_id.endswith(INTAKE_EVENT_SUFFIX)
 
 
 @dataclass(frozen=True)

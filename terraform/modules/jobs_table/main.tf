@@ -49,12 +49,13 @@ resource "aws_dynamodb_table" "this" {
   }
 
   # The sweeper's other query: finished jobs whose job-finished event was never confirmed sent. Sparse:
-  # only such a record carries eventPendingAt; the job id is all the sweeper reads.
+  # only such a record carries eventPendingAt; eventId tells a job rejected at intake (due at once).
   global_secondary_index {
-    name            = var.event_index_name
-    hash_key        = "status"
-    range_key       = "eventPendingAt"
-    projection_type = "KEYS_ONLY"
+    name               = var.event_index_name
+    hash_key           = "status"
+    range_key          = "eventPendingAt"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["eventId"]
   }
 
   point_in_time_recovery {
