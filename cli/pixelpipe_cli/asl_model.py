@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pixelpipe_emulator.provision import definition_file
+from pixelpipe.config import settings
 
 START, END = "__start__", "__end__"  # pseudo nodes; ASL state names are free text, these ids are not drawn
 
@@ -50,8 +51,12 @@ class StateGraph:
 
 
 def definition_path() -> Path:
-    """The ASL file pipeline.json names (with its Terraform template variables not filled in)."""
-    return Path(str(definition_file()))
+    """The ASL file pipeline.json names (with its Terraform template variables not filled in).
+
+    The path is relative to the repository root for Terraform; this package carries the same
+    `statemachine/` (a link in the checkout, a copy in the wheel), as the emulator's does, so the CLI
+    finds the ASL without importing the emulator."""
+    return Path(str(resources.files(__package__).joinpath(settings().state_machine.definition)))
 
 
 def load_definition(path: Path | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pixelpipe.logic.lifecycle import TERMINAL
 from pixelpipe_cli import (
     SAMPLES,
     cost,
+    extensions,
     graph_svg,
     job_events,
     render,
@@ -53,19 +54,21 @@ def _wait_with_progress(client: JobsClient, job_ids: list[str], timeout: float, 
         )
 
 
-CONSOLE_PORT = 8484  # pixelpipe_console.app.DEFAULT_PORT; the web stack is imported only when used
-ConsolePort = Annotated[int, typer.Option("--console-port", help="The web console's port on 127.0.0.1.")]
+ConsolePort = Annotated[
+    int | None, typer.Option("--console-port", help="The web console's port on 127.0.0.1 (default: its own).")
+]
 
 
 @app.command()
 def up(
     port: Annotated[int, typer.Option(help="Emulator port on 127.0.0.1.")] = DEFAULT_PORT,
     console: Annotated[bool, typer.Option("--console", help="Also serve the web console.")] = False,
-    console_port: ConsolePort = CONSOLE_PORT,
+    console_port: ConsolePort = None,
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C; other commands talk to it."""
-    from pixelpipe_console import server as console_server
-
+    web = extensions.web_console()
+    if console and web is None:
+        raise _fail(RuntimeError("the web console is not installed (package pixelpipe_console)"))
     if not _port_free(port):
         raise _fail(
             RuntimeError(
@@ -75,9 +78,9 @@ def up(
         )
     stack = LocalStack(state_dir(), port=port)
     with stack, contextlib.ExitStack() as extras:
-        if console:
+        if console and web is not None:
             try:
-                extras.enter_context(console_server.BackgroundConsole(lambda: stack.target, console_port))
+                extras.enter_context(web.background(lambda: stack.target, console_port or web.default_port))
             except RuntimeError as error:  # the port is taken: say so, and stop the stack cleanly
                 raise _fail(error) from None
         render.console.print(
@@ -94,8 +97,10 @@ def up(
                 render.message(f"  upload token: {tokens['upload']}   operator token: {tokens['operator']}")
             )
         render.console.print("Try: pixelpipe upload samples/cat.png --wait     (Ctrl-C to stop)")
-        hint = "" if console else "   (start it with `pixelpipe console`, or `pixelpipe up --console`)"
-        render.console.print(render.message(f"web console: {console_server.url(console_port)}{hint}"))
+        if web is not None:
+            hint = "" if console else "   (start it with `pixelpipe console`, or `pixelpipe up --console`)"
+            address = web.url(console_port or web.default_port)
+            render.console.print(render.message(f"web console: {address}{hint}"))
         stopping = False
 
         def stop(*_: object) -> None:
@@ -408,21 +413,6 @@ def dlq_redrive(queue: QueueOption = None, as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
-@app.command("console")
-def console_command(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = CONSOLE_PORT,
-    open_browser: Annotated[bool, typer.Option("--open", help="Open it in the default browser.")] = False,
-) -> None:
-    """Serve the web console on 127.0.0.1 for the current target (the local stack or AWS), until Ctrl-C."""
-    from pixelpipe_console import server as console_server
-
-    current_target()  # fail now, with its message, when there is no stack to show
-    render.console.print(
-        render.message(f"Pixel-Pipe console on {console_server.url(port)}   (Ctrl-C to stop)")
-    )
-    console_server.serve(current_target, port, open_browser)
-
-
 def _print_records(records: list[dict], as_json: bool) -> None:
     if as_json:
         render.print_json(records)
@@ -433,6 +423,7 @@ def _print_records(records: list[dict], as_json: bool) -> None:
 trace_commands.register(app)
 cost.register(app)
 job_events.register(app)
+extensions.load(app)  # the web console's commands, when it is installed
 
 if __name__ == "__main__":
     app()

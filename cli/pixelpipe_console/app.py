@@ -17,10 +17,10 @@ from starlette.templating import Jinja2Templates
 
 from pixelpipe_cli.target import Target
 from pixelpipe_console import actions, data, live, pages, views
+from pixelpipe_console.commands import DEFAULT_PORT
 from pixelpipe_console.counts import StatusCounts
 from pixelpipe_console.security import Guard
 
-DEFAULT_PORT = 8484  # also pixelpipe_cli.main.CONSOLE_PORT (kept there so the CLI starts fast)
 log = logging.getLogger("pixelpipe.console")
 
 # No inline script and nothing from elsewhere: even an escaping slip could not run code. Inline styles

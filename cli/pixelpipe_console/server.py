@@ -11,13 +11,8 @@ from collections.abc import Callable
 import uvicorn
 
 from pixelpipe_cli.target import Target
-from pixelpipe_console.app import DEFAULT_PORT, create_app
-
-HOST = "127.0.0.1"  # never another interface: the console can retry jobs and move messages
-
-
-def url(port: int = DEFAULT_PORT) -> str:
-    return f"http://{HOST}:{port}/"
+from pixelpipe_console.app import create_app
+from pixelpipe_console.commands import DEFAULT_PORT, HOST, url
 
 
 def _server(target_loader: Callable[[], Target], port: int) -> uvicorn.Server:
