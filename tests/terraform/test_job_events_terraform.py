@@ -9,6 +9,7 @@ only this rule send, the queues are encrypted with a DLQ, and the target keeps u
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
@@ -130,3 +131,16 @@ def test_only_the_rule_may_send_to_the_queue_and_its_dlq():
     assert set(evaluate(queue_policy["for_each"], Scope(root()))) == set(
         evaluate(policy["for_each"], Scope(root()))
     )
+
+
+def test_the_aws_cli_target_names_the_example_queue_where_pixelpipe_events_reads_it():
+    # pixelpipe events reads Target.queues[JOB_EVENTS_QUEUE]: the AWS target file must carry it too
+    queues = expression(root().outputs["cli_target"]["value"]["queues"])
+    [entry] = re.findall(r'\{"' + local_stack.JOB_EVENTS_QUEUE + r'" = \{([^}]*)\}\}', queues)
+    fields = dict(part.split(" = ") for part in entry.split(", "))
+    assert fields == {
+        "url": "aws_sqs_queue.job_events.url",
+        "arn": "aws_sqs_queue.job_events.arn",
+        "dlq_url": "aws_sqs_queue.job_events_dlq.url",
+        "dlq_arn": "aws_sqs_queue.job_events_dlq.arn",
+    }
