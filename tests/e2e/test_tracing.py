@@ -64,8 +64,8 @@ def test_a_jobs_trace_has_a_segment_for_every_hop(client: JobsClient) -> None:
     for nested in nested_calls:
         assert nested in names, nested
     # ... read from the job's own trace and one batch invocation trace per worker (found by its jobId)
-    assert trace["traceIds"][0] == job["traceId"] and len(set(trace["traceIds"])) == 3
-    workers_spans = [s for s in spans if s["name"] in ("resize-worker", "analysis-worker")]
+    assert trace["traceIds"][0] == job["traceId"] and len(set(trace["traceIds"])) == 1 + len(config.workers)
+    workers_spans = [s for s in spans if s["name"] in {w.function for w in config.workers.values()}]
     assert {s["traceId"] for s in workers_spans}.isdisjoint({job["traceId"]})
     assert all(s["shared"] and not s["hop"] for s in workers_spans)
     # and offsets are consistent: dispatch comes first, every span inside the trace's total
