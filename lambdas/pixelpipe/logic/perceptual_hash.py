@@ -23,8 +23,9 @@ _HASH = re.compile(f"[0-9a-f]{{{HASH_BITS // 4}}}")
 
 # Two photos whose hashes differ in at most this many of 64 bits are reported as near-duplicates
 # (`pixelpipe jobs --similar`). Measured through the metadata step on ten of scikit-image's photos: a
-# re-encode (JPEG q60, WEBP) or a half-size copy 0 bits, a 2 % crop at most 6, a 5 % crop and re-encode
-# at most 10, a 10 % crop up to 18 (no longer reported); two different photos 20 or more (median 32).
+# re-encode (JPEG q60, WEBP) at most 2 bits, a half-size copy 0, a 2 % crop at most 4, a 5 % crop and
+# re-encode at most 10, a 10 % crop up to 18 (no longer reported); two different photos 20 or more
+# (median 32).
 NEAR_DUPLICATE_DISTANCE = 12
 
 
