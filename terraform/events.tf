@@ -14,13 +14,13 @@ resource "aws_cloudwatch_event_bus" "jobs" {
 
 resource "aws_sqs_queue" "job_events_dlq" {
   name                      = "${local.prefix}${local.config.events.example_dlq}"
-  message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to inspect and redrive
+  message_retention_seconds = local.dead_letter_retention_seconds # pipeline.json: time to inspect and redrive
   sqs_managed_sse_enabled   = true
 }
 
 resource "aws_sqs_queue" "job_events" {
   name                      = "${local.prefix}${local.config.events.example_queue}"
-  message_retention_seconds = 1209600
+  message_retention_seconds = local.dead_letter_retention_seconds # as its DLQ (the local stack's too)
   sqs_managed_sse_enabled   = true
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.job_events_dlq.arn
