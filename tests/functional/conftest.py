@@ -30,6 +30,7 @@ from pixelpipe.config import settings
 from pixelpipe_emulator.provision import state_machine_definition
 from support import reconcile_jobs
 from support.emulator import DUMMY_CREDENTIALS, free_loopback_port
+from support.handlers import aws, chelsea_jpeg, load_function  # noqa: F401  (fixtures for these tests)
 
 job_id = reconcile_jobs.job_id  # the fresh PENDING job the reconcile tests share
 

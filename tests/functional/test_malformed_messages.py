@@ -1,7 +1,6 @@
-# ruff: noqa: F811  (the fixtures imported from test_handlers are parameters here, as pytest wants)
 """A worker given a body that is not a job message: a permanent failure with a reason, never a retry loop.
 
-The handlers are called as Lambda calls them (moto in-process); the fixtures are those of test_handlers.
+The handlers are called as Lambda calls them (moto in-process), with the harness of tests/support/handlers.py.
 """
 
 from __future__ import annotations
@@ -9,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_handlers import aws, chelsea_jpeg, dispatch_upload, load_function, sqs_event  # noqa: F401
 
 from pixelpipe.config import workers
+from support.handlers import dispatch_upload, sqs_event
 
 STEPS = list(workers())
 

@@ -1,29 +1,21 @@
 """A worker batch as Lambda delivers it: one invocation, one timeout, one trace of its own.
 
-The handlers are called as Lambda calls them, against moto in-process, with the fixtures of
-test_handlers (real provisioning, real S3 events, real photos).
+The handlers are called as Lambda calls them, against moto in-process, with the harness of
+tests/support/handlers.py (real provisioning, real S3 events, real photos).
 """
 
-# ruff: noqa: F811  (the fixtures imported from test_handlers are parameters here, by pytest's design)
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from test_handlers import (  # noqa: F401  (fixtures)
-    Aws,
-    aws,
-    chelsea_jpeg,
-    dispatch_upload,
-    load_function,
-    sqs_event,
-)
 
 from pixelpipe.adapters.reconciler import Reconciler
 from pixelpipe.adapters.storage import Storage
 from pixelpipe.config import workers
 from pixelpipe.logic.job_message import JobMessage
 from pixelpipe_emulator.lambda_host import LambdaContext, function_spec
+from support.handlers import Aws, dispatch_upload, sqs_event
 
 
 def record_time_reserve_ms() -> int:

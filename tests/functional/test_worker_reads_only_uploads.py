@@ -5,18 +5,14 @@ names with its own role. A message naming another bucket, or a key outside `uplo
 step with the reason and is never read (the real resize-worker handler, against moto).
 """
 
-# ruff: noqa: F811 - test arguments are the imported fixtures
 from __future__ import annotations
 
 import json
 
 import pytest
 
-# The fixtures of test_handlers (a moto account provisioned like the local stack, a cold-started
-# function, a real photo), imported under their own names so pytest finds them.
-from test_handlers import aws, chelsea_jpeg, dispatch_upload, load_function, sqs_event  # noqa: F401
-
 from pixelpipe.adapters.storage import Storage
+from support.handlers import dispatch_upload, sqs_event
 
 
 @pytest.mark.parametrize(

@@ -311,10 +311,16 @@ def test_the_sweeper_runs_at_the_configured_interval():
     assert evaluate(schedule["schedule_expression"], scope) == expected
 
 
-def test_adding_a_worker_is_one_entry_in_pipeline_json():
-    worker_call = root().modules["worker"]
-    assert expression(worker_call["for_each"]) == "local.workers"
-    assert expression(root().modules["messaging"]["workers"]) == "local.workers"
+def test_terraform_deploys_exactly_the_workers_of_pipeline_json_under_their_function_names():
+    # Evaluated from Terraform's own expressions: a worker entry in pipeline.json is a worker module
+    # instance and a queue pair (tests/terraform/test_added_worker_terraform.py adds one and follows it).
+    top = Scope(root())
+    assert list(evaluate(root().modules["worker"]["for_each"], top)) == list(workers())
+    assert list(evaluate(root().modules["messaging"]["workers"], top)) == list(workers())
+    for step, worker in workers().items():
+        inner = top.call("worker", child("worker"), each_key=step)
+        assert evaluate("${var.function_name}", inner) == worker.function
+        assert evaluate("${var.step}", inner) == step
     assert all("for_each" in body for body in child("messaging").resources.values() if "each." in str(body))
 
 
