@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from pixelpipe.config import workers
-from pixelpipe_cli import dlq, traces
+from pixelpipe_cli import dlq, step_results, traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack, free_port
 from support.browser import FLAKY
@@ -83,7 +83,7 @@ def test_job_page_of_a_complete_job_shows_its_path_its_trace_and_its_thumbnails(
     # and clicking a state shows what it received in each execution
     page.locator('#graph g[data-state="Record step success"]').click()
     expect(page.locator("#state-panel h3")).to_have_text("Record step success")
-    expect(page.locator("#state-panel .visit")).to_have_count(2)
+    expect(page.locator("#state-panel .visit")).to_have_count(len(job["expectedSteps"]))  # one per step
     expect(page.locator("#state-panel pre").first).to_contain_text(job_id)
     # and the waterfall has a row per span of the trace, each hop among them, the slowest marked once
     rows = page.locator("#waterfall details")
@@ -103,6 +103,13 @@ def test_job_page_of_a_complete_job_shows_its_path_its_trace_and_its_thumbnails(
         width = wait_until(lambda i=i: thumbs.nth(i).evaluate("img => img.naturalWidth"), timeout=10)
         assert width == job["thumbnails"][i]["width"]
     expect(page.locator(".label-row .name").first).to_have_text("espresso")
+    # and every other step's result is shown as its values (e.g. the metadata step's hash)
+    for step, worker in workers().items():
+        if worker.result_field not in step_results.DEDICATED_VIEWS:
+            expect(page.locator(f'section.step-result[data-step="{step}"]')).to_be_visible()
+    expect(page.locator('section.step-result[data-step="metadata"]')).to_contain_text(
+        job["metadata"]["phash"]
+    )
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "console-job.png")
     page.locator("#waterfall").screenshot(path=str(screenshot_dir / "console-trace.png"))
