@@ -218,6 +218,9 @@ def test_the_job_history_and_graph_commands_on_aws_show_what_the_log_group_holds
     target_file = tmp_path / "target.json"
     aws_target().save(target_file)
     monkeypatch.setenv("PIXELPIPE_TARGET", str(target_file))
+    # A signed-in operator: the CLI refuses an AWS target without credentials before its first call.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     clients = {name: stubbed(name) for name in ("dynamodb", "logs", "stepfunctions", "s3")}
     for _ in range(2):  # `job --history`, then `graph`
         clients["dynamodb"][1].add_response(
