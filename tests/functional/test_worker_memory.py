@@ -59,7 +59,7 @@ def run_in_child(step: str, path: Path, address_space_mb: int) -> tuple[dict, fl
     return outcome, outcome.pop("peak_rss_kb") / 1024
 
 
-@pytest.mark.parametrize("step", ["resize", "analysis"])
+@pytest.mark.parametrize("step", ["resize", "analysis", "metadata"])
 @pytest.mark.parametrize("name", list(MEMORY_WORST))
 def test_peak_rss_of_a_step_on_a_worst_input_stays_under_half_its_lambda_memory(tmp_path, name, step):
     # GIVEN one of the worst inputs, as the bytes S3 would return
@@ -74,6 +74,8 @@ def test_peak_rss_of_a_step_on_a_worst_input_stays_under_half_its_lambda_memory(
     elif step == "resize":
         assert outcome["outcome"] == "COMPLETE"
         assert [(t["size"], t["width"], t["height"]) for t in outcome["result"]] == expected
+    elif step == "metadata":
+        assert outcome["outcome"] == "COMPLETE" and len(outcome["result"]["phash"]) == 16
     else:
         assert outcome["outcome"] == "COMPLETE" and isinstance(outcome["result"], list)
     # AND its peak resident memory stays under half the function's memory_mb

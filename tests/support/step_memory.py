@@ -1,11 +1,11 @@
 """Run one worker step's real logic on one input file, as a child process whose peak RSS a test measures.
 
-    python tests/support/step_memory.py {resize|analysis} INPUT_FILE [ADDRESS_SPACE_MB]
+    python tests/support/step_memory.py {resize|analysis|metadata} INPUT_FILE [ADDRESS_SPACE_MB]
 
 The step functions are the ones the Lambda handlers call (`create_thumbnails`, `detect_labels` with the
-offline model), with the pipeline.json settings and limits; only S3 is replaced by memory. Prints one
-JSON line: {"outcome": "COMPLETE", "result": [...]} or {"outcome": "FAILED", "reason": "..."}, plus
-"peak_rss_kb", this process's own high-water resident set (VmHWM).
+offline model, `describe_image`), with the pipeline.json settings and limits; only S3 is replaced by
+memory. Prints one JSON line: {"outcome": "COMPLETE", "result": ...} or {"outcome": "FAILED",
+"reason": "..."}, plus "peak_rss_kb", this process's own high-water resident set (VmHWM).
 With ADDRESS_SPACE_MB, the process caps its own address space first, so that a runaway allocation
 fails here with MemoryError instead of taking the machine's memory.
 """
@@ -55,6 +55,10 @@ def run(step: str, path: Path) -> dict:
 
             thumbnails = ThumbnailSettings.from_config(config.thumbnails, config.storage, "thumbnails")
             result = create_thumbnails(message, storage, thumbnails, limits)
+        elif step == "metadata":
+            from pixelpipe.logic.metadata import describe_image
+
+            result = describe_image(message, storage, limits)
         else:
             from pixelpipe.adapters.onnx_labels import OnnxImageNetLabels
             from pixelpipe.logic.analysis import LabelSettings, detect_labels
