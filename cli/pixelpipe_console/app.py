@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from pixelpipe_cli.target import Target
-from pixelpipe_console import actions, data, live, pages, views
+from pixelpipe_console import actions, data, live, pages, uploads, views
 from pixelpipe_console.commands import DEFAULT_PORT
 from pixelpipe_console.counts import StatusCounts
 from pixelpipe_console.security import Guard
@@ -29,6 +29,18 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
+
+
+def _csp(request: Request, response: Response) -> str:
+    """CSP; the jobs page's drop zone may also post forms to S3 (pixelpipe_console.uploads). Only that
+    page, once it rendered: nothing else reads the target again for it."""
+    if request.url.path != "/jobs" or response.status_code != 200:
+        return CSP
+    try:
+        origins = uploads.connect_origins(request.app.state.console.target())
+    except Exception:  # no stack (yet): the page says so; nothing to connect to
+        return CSP
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {' '.join(origins)}")
 
 
 @dataclass
@@ -54,7 +66,7 @@ class GuardMiddleware(BaseHTTPMiddleware):
         if reason:
             return PlainTextResponse(f"403 refused: {reason}", status_code=403)
         response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", _csp(request, response))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
@@ -97,6 +109,7 @@ def create_app(
         Route("/jobs/{job_id}/thumbnails/{index:int}", pages.thumbnail),
         Route("/jobs/{job_id}/retry", actions.retry, methods=["POST"]),
         Route("/actions/retry-failed", actions.retry_failed, methods=["POST"]),
+        Route("/uploads/form", uploads.upload_form, methods=["POST"]),
         Route("/queues", pages.queues),
         Route("/queues/workers", pages.worker_queues),
         Route("/queues/{queue}/redrive", actions.redrive, methods=["POST"]),

@@ -16,6 +16,7 @@ same check as every AWS call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pixelpipe_emulator.keepalive_http import KeepAliveRequestHandler
@@ -40,11 +41,33 @@ def refusal(headers: Mapping[str, str], port: int) -> str | None:
     return None
 
 
+_LOOPBACK_ORIGIN = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$")
+
+
+def browser_upload(method: str, path: str, headers: Mapping[str, str], port: int) -> bool:
+    """A browser-based upload to the upload bucket (an HTML form POST, e.g. the console's drop zone, issue 19)
+    from a page on a loopback origin: let through, as S3 takes form POSTs from other origins. Only that:
+    the bucket's form endpoint, multipart, to the emulator's own Host, from 127.0.0.1/localhost (never a
+    remote page, nor a rebound name); the form must still carry a valid signed policy (post_policy)."""
+    from pixelpipe.config import settings
+
+    bucket_paths = {f"/{settings().storage.upload_bucket}", f"/{settings().storage.upload_bucket}/"}
+    return (
+        method == "POST"
+        and path in bucket_paths
+        and (headers.get("Content-Type") or "").lower().startswith("multipart/form-data")
+        and (headers.get("Host") or "").strip().lower() in {f"{name}:{port}" for name in LOOPBACK_NAMES}
+        and bool(_LOOPBACK_ORIGIN.match((headers.get("Origin") or "").strip().lower()))
+    )
+
+
 class GuardedRequestHandler(KeepAliveRequestHandler):
     """The keep-alive handler, answering 403 (and closing) to anything `refusal` names."""
 
     def run_wsgi(self) -> None:
         reason = refusal(self.headers, self.server.server_port)
+        if reason and browser_upload(self.command, self.path, self.headers, self.server.server_port):
+            reason = None
         if reason is None:
             super().run_wsgi()
             return
