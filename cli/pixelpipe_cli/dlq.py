@@ -1,33 +1,28 @@
-"""Dead letters: list what each DLQ holds, and redrive it back into the pipeline (local or AWS).
+"""Dead letters: list what each DLQ holds, and choose which queues a redrive acts on.
 
-A redrive reopens each dead message's step on its FAILED job first (a worker's claim needs the job
-PENDING and the step PENDING/RUNNING), then hands the messages to the target's Redriver
-(pixelpipe_cli.redrivers), which is where local and AWS differ: how messages go back to a worker's
-queue, and how a dispatch failure's S3 event is re-delivered.
-
-dispatch-tasks has no job to reopen: S3 invokes it asynchronously, and an event it still fails on after
-Lambda's retries goes to the dispatch failures queue (Target.queues[DISPATCH_FAILURES_QUEUE]) before any job
-record exists. Its redrive re-delivers each S3 event to dispatch-tasks and deletes the message only once
-that succeeded. Dispatch is idempotent, so a re-delivery never duplicates a job.
+The redrive itself — reopening each dead message's step on its FAILED job, moving the messages back, and
+re-delivering a dispatch failure's S3 event — lives in pixelpipe_cli.redrivers, in one place per target.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-
-from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import settings, workers
-from pixelpipe.logic.job_message import JobMessage
-from pixelpipe.logic.lifecycle import steps_to_redrive
-from pixelpipe_cli.redrivers import Redriver, RedriveReport, redriver_for, scan, unhide
-from pixelpipe_cli.retry import OperationError, jobs_table, reopen
+from pixelpipe_cli.redrivers import (
+    DISPATCH,
+    Redriver,
+    RedriveReport,
+    job_id_of,
+    redrive,
+    redriver_for,
+    s3_event_of,
+)
+from pixelpipe_cli.retry import OperationError
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, Target
 
 __all__ = [
@@ -36,7 +31,6 @@ __all__ = [
     "DlqSummary",
     "OperationError",
     "RedriveReport",
-    "dispatch_redrive",
     "dlq_list",
     "dlq_redrive",
     "names_dispatch",
@@ -65,9 +59,6 @@ class DlqSummary:
     @property
     def approximate(self) -> int:
         return self.visible + self.in_flight
-
-
-DISPATCH = "dispatch"  # the "step" of the dispatch failures queue in listings and --queue
 
 
 def worker_steps(target: Target, queue: str | None = None) -> list[str]:
@@ -119,34 +110,10 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
     attributes = message.get("Attributes", {})
     return DeadLetter(
         message_id=message["MessageId"],
-        job_id=_job_id(message),
+        job_id=job_id_of(message),
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
         sent_at=attributes.get("SentTimestamp", ""),
     )
-
-
-def _job_id(message: dict[str, Any]) -> str:
-    try:
-        return JobMessage.from_json(message["Body"]).job_id or "?"
-    except (ValueError, TypeError, json.JSONDecodeError):
-        return message.get("MessageAttributes", {}).get("jobId", {}).get("StringValue", "?")
-
-
-def s3_event_of(body: str) -> dict[str, Any] | None:
-    """The S3 event in a dispatch failures message: on AWS the `requestPayload` of Lambda's on-failure
-    invocation record, locally the raw event the relay queue held; None when the body is neither."""
-    try:
-        record = json.loads(body)
-    except (ValueError, TypeError):
-        return None
-    if isinstance(record, dict) and "requestPayload" in record:
-        record = record["requestPayload"]
-        if isinstance(record, str):
-            try:
-                record = json.loads(record)
-            except ValueError:
-                return None
-    return record if isinstance(record, dict) and isinstance(record.get("Records"), list) else None
 
 
 def _dispatch_failure(message: dict[str, Any]) -> DeadLetter:
@@ -218,26 +185,6 @@ def dlq_list(target: Target, queue: str | None = None, sample: int = 10) -> list
     return summaries
 
 
-def _reopen_for_redrive(jobs: JobsTable, by_job: dict[str, list[str]]) -> list[str]:
-    """Reopen, on each FAILED job, the steps whose dead messages are about to be redriven."""
-    reopened = []
-    for job_id, steps in by_job.items():
-        again = steps_to_redrive(jobs.get(job_id), steps)
-        if not again:
-            continue  # a finished or vanished job: the worker's claim will drop the message
-        if reopen(jobs, job_id, again, f"DLQ redrive of {', '.join(again)}"):
-            reopened.append(job_id)
-    return reopened
-
-
-def _by_job(scanned: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
-    by_job: dict[str, list[str]] = {}
-    for step, messages in scanned.items():
-        for message in messages:
-            by_job.setdefault(_job_id(message), []).append(step)
-    return by_job
-
-
 def dlq_redrive(
     target: Target,
     queue: str | None = None,
@@ -246,76 +193,8 @@ def dlq_redrive(
 ) -> list[RedriveReport]:
     """Reopen the dead messages' steps on their FAILED jobs, then move the messages back to their queues.
 
-    Every chosen DLQ is scanned before anything is reopened, so a job with dead messages in two DLQs
-    gets both steps reopened at once. The dispatch failures queue is redriven (its S3 events
-    re-delivered to dispatch-tasks) when `queue` names it or none is named. `redriver` defaults to the
-    target's (redrivers.redriver_for).
+    The queues are chosen here (`queue`, or every worker DLQ and the dispatch failures queue); all the
+    redriving happens in pixelpipe_cli.redrivers, with the target's Redriver (redrivers.redriver_for).
     """
-    redriver = redriver or redriver_for(target)
     steps, dispatch = _chosen(target, queue)
-    reports = _redrive_workers(target, steps, redriver, on_progress) if steps else []
-    if dispatch:
-        reports.append(dispatch_redrive(target, on_progress, redriver))
-    return reports
-
-
-def dispatch_redrive(
-    target: Target,
-    on_progress: Callable[[str, int], None] | None = None,
-    redriver: Redriver | None = None,
-) -> RedriveReport:
-    """Re-deliver every S3 event in the dispatch failures queue to dispatch-tasks; delete each once sent.
-
-    A message that could not be re-delivered (unreadable, or the call failed) stays in the queue,
-    visible again, and counts as not moved.
-    """
-    redriver = redriver or redriver_for(target)
-    sqs = redriver.sqs
-    url = target.queues[DISPATCH_FAILURES_QUEUE]["url"]
-    report = RedriveReport(DISPATCH, redriver.dispatch_mode)
-    kept = []
-    messages = scan(sqs, url)
-    report.found = len(messages)
-    for message in messages:
-        event = s3_event_of(message["Body"])
-        if event is None or not redriver.redeliver(event):
-            kept.append(message)
-            continue
-        # Re-delivered already: if the delete fails, the copy left is a no-op duplicate for dispatch.
-        with contextlib.suppress(ClientError):
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        report.moved += 1
-        if on_progress:
-            on_progress(DISPATCH, report.moved)
-    report.not_moved = len(kept)
-    if kept:
-        unhide(sqs, url, kept)  # left for the operator to inspect, not hidden for the scan's timeout
-    return report
-
-
-def _redrive_workers(
-    target: Target,
-    steps: list[str],
-    redriver: Redriver,
-    on_progress: Callable[[str, int], None] | None,
-) -> list[RedriveReport]:
-    jobs = jobs_table(target)
-    reports = {step: RedriveReport(step, redriver.worker_mode) for step in steps}
-    for _ in range(redriver.rounds):
-        scanned = {step: scan(redriver.sqs, target.queues[step]["dlq_url"]) for step in steps}
-        if not any(scanned.values()):
-            break
-        reopened = set(_reopen_for_redrive(jobs, _by_job(scanned)))
-        stop = False
-        for step, messages in scanned.items():
-            report = reports[step]
-            report.found += len(messages)
-            report.reopened += sorted({_job_id(m) for m in messages} & reopened)
-            if not messages:
-                continue
-            stop = redriver.move(target.queues[step], messages, report) or stop
-            if on_progress:
-                on_progress(step, report.moved)
-        if stop:
-            break
-    return list(reports.values())
+    return redrive(target, steps, dispatch, redriver or redriver_for(target), on_progress)

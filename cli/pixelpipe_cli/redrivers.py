@@ -1,6 +1,12 @@
-"""How dead messages go back into the pipeline: the one place where a local and an AWS redrive differ.
+"""How dead messages go back into the pipeline, in one place: `redrive` for the queues dlq.py chose.
 
-A Redriver is chosen once from the Target (redriver_for) and does two things for dlq.py:
+A worker redrive reopens each dead message's step on its FAILED job first (a worker's claim needs the job
+PENDING and the step PENDING/RUNNING), then moves the messages back. The dispatch failures queue has no job
+to reopen: S3 invokes dispatch asynchronously, and an event it still fails on after Lambda's retries lands
+there before any job record exists; its redrive re-delivers each S3 event to the dispatch function and
+deletes the message only once that succeeded (dispatch is idempotent: a re-delivery never duplicates a job).
+
+Local and AWS differ only in the Redriver, chosen once from the Target (redriver_for), which does two things:
 - move a worker DLQ's messages back to the worker's queue. AWS: StartMessageMoveTask, then the task's
   own report from ListMessageMoveTasks (polled until it is no longer RUNNING, within a time limit).
   Local: moto has no StartMessageMoveTask, so the CLI sends each message back itself, then deletes it.
@@ -11,6 +17,7 @@ A Redriver is chosen once from the Target (redriver_for) and does two things for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -19,8 +26,15 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pixelpipe.adapters.jobs_table import JobsTable
+from pixelpipe.config import settings
+from pixelpipe.logic import retry as job_retry
+from pixelpipe.logic.job_message import JobMessage
+from pixelpipe.logic.lifecycle import steps_to_redrive
 from pixelpipe_cli.retry import OperationError
-from pixelpipe_cli.target import S3_EVENTS_QUEUE, Target
+from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
+
+DISPATCH = "dispatch"  # the "step" of the dispatch failures queue in listings, reports and --queue
 
 
 @dataclass
@@ -245,3 +259,128 @@ def redriver_for(target: Target, wait_seconds: float = 60.0) -> Redriver:
     return MoveTaskRedriver(
         target.client("sqs"), target.client("lambda"), target.dispatch_function, wait_seconds
     )
+
+
+# ------------------------------------------------------------------------------------------ the redrive
+def redrive(
+    target: Target,
+    steps: list[str],
+    dispatch: bool,
+    redriver: Redriver,
+    on_progress: Callable[[str, int], None] | None = None,
+) -> list[RedriveReport]:
+    """Redrive the DLQs of `steps`, then (when `dispatch`) the dispatch failures queue.
+
+    Every chosen DLQ is scanned before anything is reopened, so a job with dead messages in two DLQs
+    gets both steps reopened at once.
+    """
+    reports = _redrive_workers(target, steps, redriver, on_progress) if steps else []
+    if dispatch:
+        reports.append(_redrive_dispatch(target, redriver, on_progress))
+    return reports
+
+
+def job_id_of(message: dict[str, Any]) -> str:
+    """The job a worker's message is about: from its body, else its jobId attribute; "?" if neither."""
+    try:
+        return JobMessage.from_json(message["Body"]).job_id or "?"
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return message.get("MessageAttributes", {}).get("jobId", {}).get("StringValue", "?")
+
+
+def s3_event_of(body: str) -> dict[str, Any] | None:
+    """The S3 event in a dispatch failures message: on AWS the `requestPayload` of Lambda's on-failure
+    invocation record, locally the raw event the relay queue held; None when the body is neither."""
+    try:
+        record = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(record, dict) and "requestPayload" in record:
+        record = record["requestPayload"]
+        if isinstance(record, str):
+            try:
+                record = json.loads(record)
+            except ValueError:
+                return None
+    return record if isinstance(record, dict) and isinstance(record.get("Records"), list) else None
+
+
+def _reopen_for_redrive(jobs: JobsTable, by_job: dict[str, list[str]]) -> list[str]:
+    """Reopen, on each FAILED job, the steps whose dead messages are about to be redriven."""
+    deadline_seconds = settings().limits.job_deadline_seconds
+    reopened = []
+    for job_id, steps in by_job.items():
+        record = jobs.get(job_id)
+        again = steps_to_redrive(record, steps)
+        if not again:
+            continue  # a finished or vanished job: the worker's claim will drop the message
+        if job_retry.reopen(jobs, job_id, again, f"DLQ redrive of {', '.join(again)}", deadline_seconds):
+            reopened.append(job_id)
+    return reopened
+
+
+def _by_job(scanned: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    by_job: dict[str, list[str]] = {}
+    for step, messages in scanned.items():
+        for message in messages:
+            by_job.setdefault(job_id_of(message), []).append(step)
+    return by_job
+
+
+def _redrive_workers(
+    target: Target,
+    steps: list[str],
+    redriver: Redriver,
+    on_progress: Callable[[str, int], None] | None,
+) -> list[RedriveReport]:
+    jobs = JobsTable(target.client("dynamodb"), target.jobs_table, target.status_index)
+    reports = {step: RedriveReport(step, redriver.worker_mode) for step in steps}
+    for _ in range(redriver.rounds):
+        scanned = {step: scan(redriver.sqs, target.queues[step]["dlq_url"]) for step in steps}
+        if not any(scanned.values()):
+            break
+        reopened = set(_reopen_for_redrive(jobs, _by_job(scanned)))
+        stop = False
+        for step, messages in scanned.items():
+            report = reports[step]
+            report.found += len(messages)
+            report.reopened += sorted({job_id_of(m) for m in messages} & reopened)
+            if not messages:
+                continue
+            stop = redriver.move(target.queues[step], messages, report) or stop
+            if on_progress:
+                on_progress(step, report.moved)
+        if stop:
+            break
+    return list(reports.values())
+
+
+def _redrive_dispatch(
+    target: Target, redriver: Redriver, on_progress: Callable[[str, int], None] | None
+) -> RedriveReport:
+    """Re-deliver every S3 event in the dispatch failures queue to dispatch; delete each once sent.
+
+    A message that could not be re-delivered (unreadable, or the call failed) stays in the queue,
+    visible again, and counts as not moved.
+    """
+    sqs = redriver.sqs
+    url = target.queues[DISPATCH_FAILURES_QUEUE]["url"]
+    report = RedriveReport(DISPATCH, redriver.dispatch_mode)
+    kept = []
+    messages = scan(sqs, url)
+    report.found = len(messages)
+    for message in messages:
+        event = s3_event_of(message["Body"])
+        if event is None or not redriver.redeliver(event):
+            kept.append(message)
+            continue
+        # Re-delivered already: if the delete fails, the copy left is a no-op duplicate for dispatch.
+        with contextlib.suppress(ClientError):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        report.moved += 1
+        if on_progress:
+            on_progress(DISPATCH, report.moved)
+    report.not_moved = len(kept)
+    if kept:
+        unhide(sqs, url, kept)  # left for the operator to inspect, not hidden for the scan's timeout
+    return report
