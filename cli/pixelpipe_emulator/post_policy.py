@@ -15,6 +15,7 @@ so no notification and no job follow:
   403 AccessDenied "Invalid according to Policy: Extra input fields: NAME";
 - a file outside `content-length-range`: 400 EntityTooLarge / EntityTooSmall, with the proposed and
   allowed sizes.
+An accepted form's ObjectCreated notification goes out once its metadata is stored, as on S3.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ import datetime
 import hashlib
 import hmac
 import json
+import threading
 import uuid
 from typing import Any
 from xml.sax.saxutils import escape
 
+from moto.s3 import notifications
+from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 
 from pixelpipe_emulator.target import LOCAL_CREDENTIALS
@@ -155,21 +159,53 @@ def check_form(
             )
 
 
+# A form upload being stored on this request thread: its notification waits for its metadata.
+_deferred = threading.local()
+
+
+def _put_object_notifying_after_metadata(put_object: Any) -> Any:
+    """moto stores a form upload (put_object, which sends the ObjectCreated:Post notification) and only then
+    sets its metadata: dispatch could HEAD the object before `x-amz-meta-owner` is there and record a job
+    without its owner. S3 notifies once the object is complete; so does this: while a form is being
+    stored, the notification is held and sent after the metadata (`install`)."""
+
+    def put(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(_deferred, "active", False) or kwargs.get("request_method") != "POST":
+            return put_object(backend, *args, **kwargs)
+        key = put_object(backend, *args, **{**kwargs, "disable_notification": True})
+        _deferred.stored = (backend, key)
+        return key
+
+    return put
+
+
 def install() -> None:
     """Check every form upload before moto stores it (multi-object delete, also a bucket POST, is left)."""
     original = S3Response._bucket_response_post
     if getattr(original, "_pixelpipe_post_policy", False):
         return
+    S3Backend.put_object = _put_object_notifying_after_metadata(S3Backend.put_object)
 
     def checked(self: S3Response, request: Any, bucket_name: str) -> Any:
-        if "key" in self.querystring and "delete" not in self.querystring:
-            fields = {name: value for name, value in self.form_data.items() if name.lower() != "file"}
-            body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
-            try:
-                check_form(fields, bucket_name, self.querystring["key"][0], len(body))
-            except Refusal as refusal:
-                return refusal.response()
-        return original(self, request, bucket_name)
+        if "key" not in self.querystring or "delete" in self.querystring:
+            return original(self, request, bucket_name)
+        fields = {name: value for name, value in self.form_data.items() if name.lower() != "file"}
+        body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
+        try:
+            check_form(fields, bucket_name, self.querystring["key"][0], len(body))
+        except Refusal as refusal:
+            return refusal.response()
+        _deferred.active, _deferred.stored = True, None
+        try:
+            answer = original(self, request, bucket_name)  # stores the object, then sets its metadata
+        finally:
+            _deferred.active = False
+        if _deferred.stored is not None:
+            backend, key = _deferred.stored
+            _deferred.stored = None
+            event = notifications.S3NotificationEvent.OBJECT_CREATED_POST_EVENT
+            notifications.send_event(backend.account_id, event, backend.get_bucket(bucket_name), key)
+        return answer
 
     checked._pixelpipe_post_policy = True  # type: ignore[attr-defined]
     S3Response._bucket_response_post = checked

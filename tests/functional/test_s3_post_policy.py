@@ -11,8 +11,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +158,56 @@ def test_unsigned_forms_are_refused(tmp_path: Path):
     with pytest.raises(Refusal) as refused:
         check_form({"key": KEY}, BUCKET, KEY, 10, now=NOW)
     assert refused.value.code == "AccessDenied"
+
+
+def test_an_accepted_forms_notification_goes_out_after_its_metadata_is_stored(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """moto notifies inside put_object and sets a form's metadata after: dispatch could HEAD the object
+    without its owner. Checked in-process, at the moment the notification is sent."""
+    from moto.s3 import models as s3_models
+    from moto.s3 import notifications
+    from moto.s3.responses import S3Response
+    from moto.server import ThreadedMotoServer
+
+    from pixelpipe_emulator import post_policy
+    from support.emulator import free_loopback_port
+
+    monkeypatch.setattr(S3Response, "_bucket_response_post", S3Response._bucket_response_post)
+    monkeypatch.setattr(s3_models.S3Backend, "put_object", s3_models.S3Backend.put_object)
+    post_policy.install()
+    seen: list[tuple[str, dict]] = []
+    send = notifications.send_event
+    monkeypatch.setattr(
+        notifications,
+        "send_event",
+        lambda account, event, bucket, key: (
+            seen.append((event, dict(key.metadata))),
+            send(account, event, bucket, key),
+        ),
+    )
+    port = free_loopback_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(signature_version="s3v4"),
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        presigned = s3.generate_presigned_post(
+            Bucket=BUCKET,
+            Key=KEY,
+            Fields={"x-amz-meta-owner": "alice"},
+            Conditions=[{"key": KEY}, {"x-amz-meta-owner": "alice"}],
+            ExpiresIn=60,
+        )
+        assert post(presigned["url"], presigned["fields"], b"png").status_code == 204
+    finally:
+        server.stop()
+    posts = [m for event, m in seen if event == notifications.S3NotificationEvent.OBJECT_CREATED_POST_EVENT]
+    assert len(posts) == 1 and posts[0].get("x-amz-meta-owner") == "alice", seen
