@@ -19,7 +19,6 @@ from pixelpipe_cli.redrivers import (
     RedriveReport,
     job_id_of,
     redrive,
-    redriver_for,
     s3_event_of,
 )
 from pixelpipe_cli.retry import OperationError
@@ -197,4 +196,4 @@ def dlq_redrive(
     redriving happens in pixelpipe_cli.redrivers, with the target's Redriver (redrivers.redriver_for).
     """
     steps, dispatch = _chosen(target, queue)
-    return redrive(target, steps, dispatch, redriver or redriver_for(target), on_progress)
+    return redrive(target, steps, dispatch, redriver, on_progress)

@@ -28,9 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import settings
-from pixelpipe.logic import retry as job_retry
-from pixelpipe.logic.job_message import JobMessage
-from pixelpipe.logic.lifecycle import steps_to_redrive
+from pixelpipe.logic import redrive as redrive_rule
 from pixelpipe_cli.retry import OperationError
 from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Target
 
@@ -266,26 +264,27 @@ def redrive(
     target: Target,
     steps: list[str],
     dispatch: bool,
-    redriver: Redriver,
+    redriver: Redriver | None = None,
     on_progress: Callable[[str, int], None] | None = None,
 ) -> list[RedriveReport]:
-    """Redrive the DLQs of `steps`, then (when `dispatch`) the dispatch failures queue.
+    """Redrive the DLQs of `steps` and (when `dispatch`) the dispatch failures queue; reports in that order.
 
-    Every chosen DLQ is scanned before anything is reopened, so a job with dead messages in two DLQs
-    gets both steps reopened at once.
+    `redriver` defaults to the target's (redriver_for). The dispatch failures go first: they need nothing
+    below this module but the Redriver, while a worker redrive ends in the jobs table and the redrive rule
+    (pixelpipe.logic.redrive).
     """
-    reports = _redrive_workers(target, steps, redriver, on_progress) if steps else []
-    if dispatch:
-        reports.append(_redrive_dispatch(target, redriver, on_progress))
-    return reports
+    redriver = redriver or redriver_for(target)
+    failures = [_redrive_dispatch(target, redriver, on_progress)] if dispatch else []
+    return (_redrive_workers(target, steps, redriver, on_progress) if steps else []) + failures
 
 
 def job_id_of(message: dict[str, Any]) -> str:
-    """The job a worker's message is about: from its body, else its jobId attribute; "?" if neither."""
-    try:
-        return JobMessage.from_json(message["Body"]).job_id or "?"
-    except (ValueError, TypeError, json.JSONDecodeError):
-        return message.get("MessageAttributes", {}).get("jobId", {}).get("StringValue", "?")
+    """The job a worker's SQS message is about (its body, else its jobId attribute); "?" if neither."""
+    return redrive_rule.job_id_of(*_body_and_job_attribute(message))
+
+
+def _body_and_job_attribute(message: dict[str, Any]) -> tuple[str, str | None]:
+    return message["Body"], message.get("MessageAttributes", {}).get("jobId", {}).get("StringValue")
 
 
 def s3_event_of(body: str) -> dict[str, Any] | None:
@@ -303,56 +302,6 @@ def s3_event_of(body: str) -> dict[str, Any] | None:
             except ValueError:
                 return None
     return record if isinstance(record, dict) and isinstance(record.get("Records"), list) else None
-
-
-def _reopen_for_redrive(jobs: JobsTable, by_job: dict[str, list[str]]) -> list[str]:
-    """Reopen, on each FAILED job, the steps whose dead messages are about to be redriven."""
-    deadline_seconds = settings().limits.job_deadline_seconds
-    reopened = []
-    for job_id, steps in by_job.items():
-        record = jobs.get(job_id)
-        again = steps_to_redrive(record, steps)
-        if not again:
-            continue  # a finished or vanished job: the worker's claim will drop the message
-        if job_retry.reopen(jobs, job_id, again, f"DLQ redrive of {', '.join(again)}", deadline_seconds):
-            reopened.append(job_id)
-    return reopened
-
-
-def _by_job(scanned: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
-    by_job: dict[str, list[str]] = {}
-    for step, messages in scanned.items():
-        for message in messages:
-            by_job.setdefault(job_id_of(message), []).append(step)
-    return by_job
-
-
-def _redrive_workers(
-    target: Target,
-    steps: list[str],
-    redriver: Redriver,
-    on_progress: Callable[[str, int], None] | None,
-) -> list[RedriveReport]:
-    jobs = JobsTable(target.client("dynamodb"), target.jobs_table, target.status_index)
-    reports = {step: RedriveReport(step, redriver.worker_mode) for step in steps}
-    for _ in range(redriver.rounds):
-        scanned = {step: scan(redriver.sqs, target.queues[step]["dlq_url"]) for step in steps}
-        if not any(scanned.values()):
-            break
-        reopened = set(_reopen_for_redrive(jobs, _by_job(scanned)))
-        stop = False
-        for step, messages in scanned.items():
-            report = reports[step]
-            report.found += len(messages)
-            report.reopened += sorted({job_id_of(m) for m in messages} & reopened)
-            if not messages:
-                continue
-            stop = redriver.move(target.queues[step], messages, report) or stop
-            if on_progress:
-                on_progress(step, report.moved)
-        if stop:
-            break
-    return list(reports.values())
 
 
 def _redrive_dispatch(
@@ -384,3 +333,36 @@ def _redrive_dispatch(
     if kept:
         unhide(sqs, url, kept)  # left for the operator to inspect, not hidden for the scan's timeout
     return report
+
+
+def _redrive_workers(
+    target: Target,
+    steps: list[str],
+    redriver: Redriver,
+    on_progress: Callable[[str, int], None] | None,
+) -> list[RedriveReport]:
+    """Scan every chosen DLQ, reopen the dead steps on their FAILED jobs (all of a job's at once), then
+    move the messages back; again for a Redriver that takes several rounds."""
+    reports = {step: RedriveReport(step, redriver.worker_mode) for step in steps}
+    deadline_seconds = settings().limits.job_deadline_seconds
+    jobs: JobsTable | None = None
+    for _ in range(redriver.rounds):
+        scanned = {step: scan(redriver.sqs, target.queues[step]["dlq_url"]) for step in steps}
+        if not any(scanned.values()):
+            break
+        dead = {step: [_body_and_job_attribute(m) for m in messages] for step, messages in scanned.items()}
+        jobs = jobs or JobsTable(target.client("dynamodb"), target.jobs_table, target.status_index)
+        job_ids, reopened = redrive_rule.reopen_for_redrive(jobs, dead, deadline_seconds)
+        stop = False
+        for step, messages in scanned.items():
+            report = reports[step]
+            report.found += len(messages)
+            report.reopened += sorted(set(job_ids[step]) & reopened)
+            if not messages:
+                continue
+            stop = redriver.move(target.queues[step], messages, report) or stop
+            if on_progress:
+                on_progress(step, report.moved)
+        if stop:
+            break
+    return list(reports.values())
