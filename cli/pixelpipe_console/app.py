@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from pixelpipe_cli.target import Target
 from pixelpipe_console import actions, data, live, pages, uploads, views
-from pixelpipe_console.commands import DEFAULT_PORT
+from pixelpipe_console.address import DEFAULT_PORT
 from pixelpipe_console.counts import StatusCounts
 from pixelpipe_console.security import Guard
 

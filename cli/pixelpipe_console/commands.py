@@ -14,13 +14,7 @@ import typer
 from pixelpipe_cli import render
 from pixelpipe_cli.extensions import WebConsole, register_web_console
 from pixelpipe_cli.target import Target, current_target
-
-DEFAULT_PORT = 8484  # the console's port on 127.0.0.1 unless told otherwise
-HOST = "127.0.0.1"  # never another interface: the console can retry jobs and move messages
-
-
-def url(port: int = DEFAULT_PORT) -> str:
-    return f"http://{HOST}:{port}/"
+from pixelpipe_console.address import DEFAULT_PORT, url
 
 
 def _background(target_loader: Callable[[], Target], port: int) -> AbstractContextManager[Any]:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import uvicorn
 
 from pixelpipe_cli.target import Target
+from pixelpipe_console.address import DEFAULT_PORT, HOST, url
 from pixelpipe_console.app import create_app
-from pixelpipe_console.commands import DEFAULT_PORT, HOST, url
 
 
 def _server(target_loader: Callable[[], Target], port: int) -> uvicorn.Server:
