@@ -1,4 +1,6 @@
-"""The topology Terraform declares equals the one the local stack builds from the same pipeline.json.
+"""Terraform and the local stack read the same keys of pipeline.json: the topology Terraform declares
+equals the one the local stack builds, for the repository's pipeline.json and for a copy with every name
+and number changed (so neither side can hold a copy of a value instead of reading it).
 
 GIVEN the local stack provisioned on moto (pixelpipe_emulator.provision) and terraform/ read with python-hcl2,
 WHEN both are reduced to the same shape (queues, DLQs, subscriptions, state machine, function settings),
@@ -27,7 +29,7 @@ from tf_model import (
     root,
 )
 
-from pixelpipe.config import Resources, lambda_environment, settings, workers
+from pixelpipe.config import Resources, config_path, lambda_environment, settings, workers
 from pixelpipe_emulator import provision as local_stack
 
 REGION = "us-east-1"
@@ -36,8 +38,47 @@ REGION = "us-east-1"
 # ---------------------------------------------------------------------------------------------------------
 # The local stack, read back from moto
 # ---------------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def local_topology(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+def every_key_changed(config: dict[str, Any]) -> None:
+    """Every name and number both stacks read from pipeline.json, changed: a side that ignored a key (a
+    literal where the config should be read) no longer matches the other, nor the config."""
+    for function in config["functions"].values():
+        source = function["source"]
+        if source["type"] == "worker":
+            source.update(
+                queue=source["queue"] + "-b",
+                dlq=source["dlq"] + "-b",
+                visibility_timeout_seconds=source["visibility_timeout_seconds"] + 7,
+                max_receive_count=source["max_receive_count"] + 1,
+            )
+        elif source["type"] == "s3":
+            source.update(
+                failure_queue=source["failure_queue"] + "-b",
+                maximum_retry_attempts=1 if source["maximum_retry_attempts"] != 1 else 2,
+            )
+    for key in ("name", "status_index", "deadline_index", "event_index"):
+        if key in config["table"]:
+            config["table"][key] += "-b"
+    config["topic"].update(name=config["topic"]["name"] + "-b", steps_attribute="stepsB")
+    config["state_machine"]["name"] += "-b"
+    config["storage"]["upload_prefix"] = "incoming/"
+    config["retention"]["dead_letters_days"] = 9
+
+
+@pytest.fixture(scope="module", params=["pipeline.json", "every key changed"])
+def local_topology(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The local stack read back from moto, for the repository's pipeline.json and for a copy with every
+    key changed (Terraform, evaluated by tf_model, reads that copy too while the fixture is active)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param != "pipeline.json":
+            config = json.loads(config_path().read_text())
+            every_key_changed(config)
+            path = tmp_path_factory.mktemp("every-key-changed") / "pipeline.json"
+            path.write_text(json.dumps(config))
+            patch.setenv("PIXELPIPE_CONFIG_FILE", str(path))
+        yield read_local_topology(patch)
+
+
+def read_local_topology(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -115,12 +156,6 @@ def local_topology(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
         }
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Terraform, evaluated for the default variables (name_prefix = "")
 # ---------------------------------------------------------------------------------------------------------
@@ -165,7 +200,16 @@ def terraform_subscriptions() -> dict[str, dict[str, Any]]:
 
 
 def test_worker_queues_dlqs_and_redrive_match_the_local_stack(local_topology):
-    assert terraform_queues() == local_topology["queues"]
+    config = {
+        step: {
+            "queue": w.queue,
+            "dlq": w.dlq,
+            "max_receive_count": w.max_receive_count,
+            "visibility_timeout": w.visibility_timeout_seconds,
+        }
+        for step, w in workers().items()
+    }
+    assert terraform_queues() == local_topology["queues"] == config
 
 
 def test_dispatch_retries_and_failure_queue_match_the_local_stack(local_topology):
@@ -181,6 +225,13 @@ def test_dispatch_retries_and_failure_queue_match_the_local_stack(local_topology
         "destination": destination.resource_name,
     }
     assert declared == local_topology["dispatch_failures"]
+    dispatch = settings().dispatch
+    assert declared == {
+        "queue": dispatch.failure_queue,
+        "retention_seconds": settings().retention.dead_letters_seconds,
+        "invocations": 1 + dispatch.maximum_retry_attempts,
+        "destination": dispatch.failure_queue,
+    }
     assert set(local_topology["target"].queues) >= {"_dispatch_failures", "_s3_events"}
     assert local_topology["target"].dispatch_function == settings().dispatch_function
 
@@ -190,6 +241,8 @@ def test_subscriptions_filter_policies_and_raw_delivery_match_the_local_stack(lo
     # Locally S3 also notifies a local-only queue; on AWS S3 invokes dispatch-tasks directly.
     assert declared == local_topology["subscriptions"]
     assert set(declared) == {w.queue for w in workers().values()}
+    steps_attribute = settings().topic.steps_attribute
+    assert [list(d["filter_policy"]) for d in declared.values()] == [[steps_attribute]] * len(declared)
 
 
 def test_subscription_filter_scope_is_message_attributes_like_the_local_stack():
@@ -201,7 +254,11 @@ def test_state_machine_is_express_and_renders_the_same_definition_as_the_local_s
     scope = Scope(root()).call("reconciler", child("reconciler"))
     machine = child("reconciler").resources[("aws_sfn_state_machine", "this")]
     assert evaluate(machine["type"], scope) == local_topology["state_machine"]["type"] == "EXPRESS"
-    assert evaluate(machine["name"], scope) == local_topology["state_machine"]["name"]
+    assert (
+        evaluate(machine["name"], scope)
+        == local_topology["state_machine"]["name"]
+        == settings().state_machine.name
+    )
 
     template = re.fullmatch(
         r"templatefile\(var\.definition_file, (\{.*\})\)", expression(machine["definition"])
@@ -223,13 +280,14 @@ def test_state_machine_is_express_and_renders_the_same_definition_as_the_local_s
 def test_jobs_table_keys_and_status_index_match_the_local_stack(local_topology):
     scope = Scope(root()).call("jobs_table", child("jobs_table"))
     table = child("jobs_table").resources[("aws_dynamodb_table", "this")]
-    assert evaluate(table["name"], scope) == local_topology["target"].jobs_table
+    assert evaluate(table["name"], scope) == local_topology["target"].jobs_table == settings().table.name
     assert table["hash_key"] == local_topology["table"]["hash_key"]
     indexes = {
         evaluate(index["name"], scope): ([index["hash_key"], index["range_key"]], index["projection_type"])
         for index in table["global_secondary_index"]
     }
     assert indexes == local_topology["table"]["indexes"]
+    assert settings().table.status_index in indexes and settings().table.deadline_index in indexes
     assert table["billing_mode"] == "PAY_PER_REQUEST"
 
 
@@ -323,7 +381,8 @@ def test_s3_notifies_dispatch_tasks_for_the_upload_prefix_only(local_topology):
     scope = Scope(root()).call("storage", child("storage"))
     notification = child("storage").resources[("aws_s3_bucket_notification", "uploads")]
     target = notification["lambda_function"][0]
-    assert evaluate(target["filter_prefix"], scope) == local_topology["target"].upload_prefix
+    prefix = settings().storage.upload_prefix
+    assert evaluate(target["filter_prefix"], scope) == local_topology["target"].upload_prefix == prefix
     assert target["events"] == ["s3:ObjectCreated:*"]
     assert expression(target["lambda_function_arn"]) == "var.dispatch_function_arn"
     assert (
