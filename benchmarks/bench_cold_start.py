@@ -103,16 +103,16 @@ class Rounds:
                 spec = self.specs[function]
                 result = _run_child(
                     [
-                        spec["handler"].rpartition(".")[0],
+                        spec.handler.rpartition(".")[0],
                         str(events_file),
                         function,
-                        str(spec["memory_mb"]),
-                        str(spec["timeout_seconds"]),
+                        str(spec.memory_mb),
+                        str(spec.timeout_seconds),
                     ],
                     {**self.base_env, **self.function_env[function], **code},
                 )
                 _check(function, result)
-                if function == "dispatch-tasks":
+                if _source(function) == "s3":
                     jobs = [r["jobId"] for name in INVOCATIONS for r in result[f"{name}_response"]["results"]]
                 figures[f"{variant}{prefix}_import_ms"] = result["import_ms"]
                 for name in INVOCATIONS:
@@ -120,10 +120,10 @@ class Rounds:
         return figures
 
     def _events(self, function: str, round_name: str, jobs: list[str]) -> list[dict[str, Any]]:
-        if function == "dispatch-tasks":
+        if _source(function) == "s3":
             keys = [f"{self.upload_prefix}cold-start/{round_name}-{n}.jpg" for n in range(len(INVOCATIONS))]
             return [self._upload_event(key) for key in keys]
-        if function == "sweeper":
+        if _source(function) == "schedule":
             return [{"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}] * 2
         return [self._job_message_event(self.steps[function], job) for job in jobs]
 
@@ -166,13 +166,20 @@ def _notified_key(event: dict[str, Any]) -> str | None:
     return records[0]["s3"]["object"]["key"] if records else None
 
 
+def _source(function: str) -> str:
+    """What invokes the function (pipeline.json): s3, schedule, worker or http."""
+    from pixelpipe.config import settings
+
+    return settings().functions[function].source.type
+
+
 def _check(function: str, result: dict[str, Any]) -> None:
     """A cold start only counts if the invocations did their work."""
     for name in INVOCATIONS:
         response = result[f"{name}_response"]
-        if function == "dispatch-tasks":
+        if _source(function) == "s3":
             ok = [r["action"] for r in response["results"]] == ["created"]
-        elif function == "sweeper":
+        elif _source(function) == "schedule":
             ok = response == {"timedOut": []}
         else:
             ok = response == {"batchItemFailures": []}

@@ -134,7 +134,8 @@ def dead_letter_queues(target: Target) -> list[DlqView]:
             elif job:
                 reason = f"job is {status} (retried since): a redrive drops this message"
             else:
-                reason = "the S3 event dispatch-tasks failed on" if letter.upload else "no such job"
+                failed_on = f"the S3 event {target.dispatch_function} failed on"
+                reason = failed_on if letter.upload else "no such job"
             messages.append(
                 DeadLetterView(
                     letter.message_id,

@@ -253,7 +253,7 @@ class FunctionHost:
                     try:
                         self.invoke(event)
                     except Exception as error:  # async invoke: AWS retries; the message stays for another try
-                        print(f"dispatch-tasks failed: {error!r}", file=sys.stderr, flush=True)
+                        print(f"{self.function} failed: {error!r}", file=sys.stderr, flush=True)
                         self._retry_later(url, message)
                         continue
                 done.append(message)

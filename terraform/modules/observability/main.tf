@@ -19,7 +19,7 @@ locals {
 locals {
   dead_letter_queues = merge(
     { for step, q in var.queues : q.dlq_name => "the ${step} step gave up on them after max_receive_count deliveries. Inspect, then pixelpipe dlq redrive --queue ${step}." },
-    { (var.dispatch_failures_queue) = "dispatch-tasks failed on an upload after its async retries, so no job was created. Fix the cause, then pixelpipe dlq redrive --queue dispatch." },
+    { (var.dispatch_failures_queue) = "The dispatch function failed on an upload after its async retries, so no job was created. Fix the cause, then pixelpipe dlq redrive --queue dispatch." },
   )
 }
 
