@@ -153,7 +153,7 @@ def test_a_job_trace_becomes_per_job_usage_with_configured_batching():
     # THEN durations split into compute and waiting, calls are counted, batching comes from pipeline.json
     resize = usage.functions["resize-worker"]
     assert (resize.compute_ms, resize.waiting_ms) == (100, 20)
-    assert resize.invocations_per_job == pytest.approx(1 / resize.batch_size)
+    assert (resize.batch_size, resize.invocations_per_job) == (10, pytest.approx(0.1))  # pipeline.json: 10
     assert usage.functions["dispatch-tasks"].invocations_per_job == 1
     assert usage.requests["s3_put"] == 2  # the thumbnail and the upload itself
     assert usage.requests["s3_get"] == 1
@@ -162,3 +162,26 @@ def test_a_job_trace_becomes_per_job_usage_with_configured_batching():
     assert usage.express_ms == [150] and usage.express_log_bytes_all == 3000
     assert usage.labelled_images == 0  # no analysis step: no DetectLabels call
     assert usage.stored_bytes == 2500
+
+
+def test_the_batch_size_billed_is_the_one_pipeline_json_configures(tmp_path, monkeypatch):
+    """A worker's invocations per image follow its configured batch size (not a copy of today's 10)."""
+    from collections import Counter
+
+    from pixelpipe_cli.cost import Executions, JobMeasure, usage_of
+    from support.changed_config import use_changed_config, worker_entries
+
+    use_changed_config(
+        tmp_path, monkeypatch, lambda c: worker_entries(c)["resize"]["source"].update(batch_size=4)
+    )
+    spans = [_span("resize-worker", "function", 0, 120), _span("## resize job", "local", 1, 110)]
+    job = {
+        "jobId": "j-1",
+        "source": {"bucket": "b", "key": "uploads/a.jpg", "size": 1},
+        "expectedSteps": ["resize"],
+    }
+    usage = usage_of([JobMeasure(spans, job, {}, Executions([], Counter(), log_all=0, log_error=0))])
+    resize = usage.functions["resize-worker"]
+    assert (resize.batch_size, resize.invocations_per_job) == (4, pytest.approx(0.25))
+    lines = cost_lines(usage, Scenario("configured"))
+    assert _line(lines, "Lambda", "resize-worker invocations").quantity == pytest.approx(250)  # per 1,000
