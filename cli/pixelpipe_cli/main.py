@@ -371,8 +371,8 @@ QueueOption = Annotated[
     str | None,
     typer.Option(
         "--queue",
-        help="One queue: a worker's DLQ by its step (resize, analysis) or queue name, or `dispatch` for "
-        "the S3 events dispatch-tasks failed on.",
+        help="One queue: a worker's DLQ by its step (as pipeline.json names it) or queue name, or "
+        "`dispatch` for the S3 events dispatch-tasks failed on.",
     ),
 ]
 
