@@ -127,7 +127,7 @@ data "aws_iam_policy_document" "apply" {
       "logs:TagLogGroup",
       "logs:UntagLogGroup",
     ]
-    resources = local.log_group_arns
+    resources = local.managed_log_group_arns
   }
 
   statement {
@@ -141,6 +141,77 @@ data "aws_iam_policy_document" "apply" {
       "logs:PutResourcePolicy",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid = "ManageSamplingRule"
+    # terraform/tracing.tf's one rule, by name; tags ride on the create (default_tags).
+    actions = [
+      "xray:CreateSamplingRule",
+      "xray:UpdateSamplingRule",
+      "xray:DeleteSamplingRule",
+      "xray:TagResource",
+      "xray:UntagResource",
+    ]
+    resources = local.sampling_rule_arns
+  }
+
+  statement {
+    sid = "ManageEventBus"
+    # terraform/events.tf's bus, by name: never the default bus or another project's.
+    actions = [
+      "events:CreateEventBus",
+      "events:DeleteEventBus",
+      "events:UpdateEventBus",
+      "events:TagResource",
+      "events:UntagResource",
+    ]
+    resources = local.event_bus_arns
+  }
+
+  statement {
+    sid = "ManageEventRule"
+    # The example rule on that bus and its target (the example queue, sent to through the queue's
+    # policy: no role is passed).
+    actions = [
+      "events:PutRule",
+      "events:DeleteRule",
+      "events:EnableRule",
+      "events:DisableRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+      "events:TagResource",
+      "events:UntagResource",
+    ]
+    resources = local.event_rule_arns
+  }
+
+  # API Gateway V2 (terraform/api.tf). The API's id is AWS's choice, so no ARN names it before it exists:
+  # CreateApi (POST /apis) must carry the project tag (aws:RequestTag: the provider's default_tags), and
+  # every later call on /apis/<id>/… (routes, integrations, the authorizer, the stage) or its tags needs
+  # the tag on the API (aws:ResourceTag), so another project's API in the region stays out of reach.
+  statement {
+    sid       = "CreateTheStacksApiWithTheProjectTag"
+    actions   = ["apigateway:POST"]
+    resources = [local.api_collection_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "ManageOnlyTheProjectsApi"
+    actions   = ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"]
+    resources = concat(local.api_arns, local.api_tag_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.project_tag_key}"
+      values   = [local.project_tag_value]
+    }
   }
 
   statement {

@@ -40,7 +40,15 @@ data "aws_iam_policy_document" "boundary" {
       "sqs:ChangeMessageVisibility",
       "sqs:GetQueueUrl",
     ]
-    resources = local.queue_arns
+    # Not the job-finished events' example queue and DLQ: only EventBridge sends there.
+    resources = local.pipeline_queue_arns
+  }
+
+  statement {
+    sid = "PipelineEvents"
+    # The reconcile state machine's job-finished events (terraform/events.tf), on the stack's bus only.
+    actions   = ["events:PutEvents"]
+    resources = local.event_bus_arns
   }
 
   statement {

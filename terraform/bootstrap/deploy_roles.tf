@@ -83,6 +83,21 @@ data "aws_iam_policy_document" "deploy_guardrails" {
     resources = local.deploy_role_arns
   }
 
+  # Nor may CI hand the people's policies to a principal of its choosing (a stack role it can assume
+  # through a service, or a user it made).
+  statement {
+    sid       = "NoAttachingThePeoplesPolicies"
+    effect    = "Deny"
+    actions   = ["iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:AttachGroupPolicy"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = local.operator_access_policy_arns
+    }
+  }
+
   statement {
     sid       = "NoBoundaryRemoval"
     effect    = "Deny"
@@ -90,10 +105,13 @@ data "aws_iam_policy_document" "deploy_guardrails" {
     resources = ["*"]
   }
 
+  # The boundary, and the viewer and operator policies attached to people (operator_access.tf), are the
+  # administrator's: no new version, deletion or tag from CI, whatever allow is added later.
   statement {
-    sid    = "NoChangesToTheBoundary"
+    sid    = "NoChangesToTheBoundaryOrThePeoplesPolicies"
     effect = "Deny"
     actions = [
+      "iam:CreatePolicy",
       "iam:CreatePolicyVersion",
       "iam:DeletePolicy",
       "iam:DeletePolicyVersion",
@@ -101,7 +119,7 @@ data "aws_iam_policy_document" "deploy_guardrails" {
       "iam:TagPolicy",
       "iam:UntagPolicy",
     ]
-    resources = [local.boundary_arn]
+    resources = concat([local.boundary_arn], local.operator_access_policy_arns)
   }
 
   statement {
@@ -186,7 +204,19 @@ data "aws_iam_policy_document" "read_stack" {
   statement {
     sid       = "ReadLogGroups"
     actions   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
-    resources = local.log_group_arns
+    resources = local.managed_log_group_arns
+  }
+
+  statement {
+    sid       = "ReadSamplingRule"
+    actions   = ["xray:ListTagsForResource"]
+    resources = local.sampling_rule_arns
+  }
+
+  statement {
+    sid       = "ReadEventBusAndRule"
+    actions   = ["events:DescribeEventBus", "events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"]
+    resources = concat(local.event_bus_arns, local.event_rule_arns)
   }
 
   statement {
@@ -208,6 +238,7 @@ data "aws_iam_policy_document" "read_stack" {
       "lambda:GetEventSourceMapping",
       "lambda:ListEventSourceMappings",
       "states:ValidateStateMachineDefinition",
+      "xray:GetSamplingRules", # the provider finds its rule in the list
       "ec2:Describe*",
     ]
     resources = ["*"]

@@ -10,10 +10,13 @@ locals {
   function_names = [for name in keys(local.config.functions) : "${var.name_prefix}${name}"]
   # dispatch-tasks' on-failure queue and any other function's: every queue the stack creates.
   failure_queue_names = [for f in values(local.config.functions) : "${var.name_prefix}${f.source.failure_queue}" if f.source.type == "s3"]
-  queue_names = concat(
-    flatten([for f in values(local.config.functions) : ["${var.name_prefix}${f.source.queue}", "${var.name_prefix}${f.source.dlq}"] if f.source.type == "worker"]),
-    local.failure_queue_names,
-  )
+  worker_queue_names  = [for f in values(local.config.functions) : "${var.name_prefix}${f.source.queue}" if f.source.type == "worker"]
+  worker_dlq_names    = [for f in values(local.config.functions) : "${var.name_prefix}${f.source.dlq}" if f.source.type == "worker"]
+  # The queues the pipeline's own roles use (the boundary's), and the job-finished events' example queue
+  # and its DLQ (terraform/events.tf: only EventBridge sends there, through their queue policies).
+  pipeline_queue_names = concat(local.worker_queue_names, local.worker_dlq_names, local.failure_queue_names)
+  event_queue_names    = ["${var.name_prefix}${local.config.events.example_queue}", "${var.name_prefix}${local.config.events.example_dlq}"]
+  queue_names          = concat(local.pipeline_queue_names, local.event_queue_names)
   bucket_names = [
     "${var.name_prefix}${local.config.storage.upload_bucket}-${local.account_id}",
     "${var.name_prefix}${local.config.storage.thumbnail_bucket}-${local.account_id}",
@@ -45,11 +48,12 @@ locals {
     "${local.arn}:sns:${local.region}:${local.account_id}:${local.project}-alarms",
   ]
   # Subscriptions are named <topic ARN>:<id>.
-  subscription_arns  = [for topic in local.topic_arns : "${topic}:*"]
-  queue_arns         = [for name in local.queue_names : "${local.arn}:sqs:${local.region}:${local.account_id}:${name}"]
-  function_arns      = [for name in local.function_names : "${local.arn}:lambda:${local.region}:${local.account_id}:function:${name}"]
-  state_machine_arns = ["${local.arn}:states:${local.region}:${local.account_id}:stateMachine:${var.name_prefix}${local.config.state_machine.name}"]
-  schedule_arns      = ["${local.arn}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.project}-*"]
+  subscription_arns   = [for topic in local.topic_arns : "${topic}:*"]
+  queue_arns          = [for name in local.queue_names : "${local.arn}:sqs:${local.region}:${local.account_id}:${name}"]
+  pipeline_queue_arns = [for name in local.pipeline_queue_names : "${local.arn}:sqs:${local.region}:${local.account_id}:${name}"]
+  function_arns       = [for name in local.function_names : "${local.arn}:lambda:${local.region}:${local.account_id}:function:${name}"]
+  state_machine_arns  = ["${local.arn}:states:${local.region}:${local.account_id}:stateMachine:${var.name_prefix}${local.config.state_machine.name}"]
+  schedule_arns       = ["${local.arn}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.project}-*"]
   # The roles the main stack creates, by exact name (terraform/main.tf role_name arguments: one per
   # function and worker from pipeline.json, the reconcile state machine's and the sweeper schedule's).
   # Exact names, not role/<project>-*: a role someone else made under the project's prefix stays out of
@@ -67,8 +71,32 @@ locals {
     [for name in local.function_names : "${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${name}*"],
     ["${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/vendedlogs/states/${var.name_prefix}${local.config.state_machine.name}*"],
   )
-  alarm_arns     = ["${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.project}-*"]
-  dashboard_arns = ["${local.arn}:cloudwatch::${local.account_id}:dashboard/${local.project}"]
+  # The front door's access log group (terraform/api.tf): API Gateway writes it, no role of the stack.
+  api_log_group_arns     = ["${local.arn}:logs:${local.region}:${local.account_id}:log-group:/aws/apigateway/${local.project}-api*"]
+  managed_log_group_arns = concat(local.log_group_arns, local.api_log_group_arns)
+  alarm_arns             = ["${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.project}-*"]
+  dashboard_arns         = ["${local.arn}:cloudwatch::${local.account_id}:dashboard/${local.project}"]
+
+  # The X-Ray sampling rule (terraform/tracing.tf: "<project>-trace").
+  sampling_rule_arns = ["${local.arn}:xray:${local.region}:${local.account_id}:sampling-rule/${local.project}-trace"]
+  # The job-finished events' bus and its example rule (terraform/events.tf). A rule on a custom bus is
+  # rule/<bus>/<rule> (Service Authorization Reference, EventBridge resource types).
+  event_bus_name  = "${var.name_prefix}${local.config.events.bus}"
+  event_bus_arns  = ["${local.arn}:events:${local.region}:${local.account_id}:event-bus/${local.event_bus_name}"]
+  event_rule_arns = ["${local.arn}:events:${local.region}:${local.account_id}:rule/${local.event_bus_name}/${var.name_prefix}${local.config.events.example_rule}"]
+  # API Gateway V2 (the front door, terraform/api.tf): management ARNs carry no account, and an API's id
+  # is AWS's choice, so the API is held by the project tag (apply_role.tf), not by name.
+  api_collection_arn = "${local.arn}:apigateway:${local.region}::/apis"
+  api_arns           = ["${local.arn}:apigateway:${local.region}::/apis/*"]
+  api_tag_arns       = ["${local.arn}:apigateway:${local.region}::/tags/*"]
+
+  # The people's policies (operator_access.tf): made here, by an administrator, never by CI.
+  viewer_policy_name   = "${local.project}-viewer"
+  operator_policy_name = "${local.project}-operator"
+  operator_access_policy_arns = [
+    "${local.arn}:iam::${local.account_id}:policy/${local.viewer_policy_name}",
+    "${local.arn}:iam::${local.account_id}:policy/${local.operator_policy_name}",
+  ]
 
   # The services that may assume a role the apply role creates (iam:PassRole's iam:PassedToService).
   pipeline_services = ["lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"]

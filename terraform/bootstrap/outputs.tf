@@ -26,3 +26,13 @@ output "backend_config" {
     region = "${local.region}"
   EOT
 }
+
+# docs/operate.md: attach by ARN to a role or group, or paste the JSON into an SSO permission set's inline
+# policy (a permission set can attach customer managed policies only by name and path, in each account).
+output "operator_access" {
+  description = "The viewer and operator policies: name, ARN and JSON of each."
+  value = {
+    viewer   = { name = aws_iam_policy.viewer.name, arn = aws_iam_policy.viewer.arn, json = data.aws_iam_policy_document.viewer.json }
+    operator = { name = aws_iam_policy.operator.name, arn = aws_iam_policy.operator.arn, json = data.aws_iam_policy_document.operator.json }
+  }
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 import pytest
 from iam_policy import ALLOW, DENY, Statement, decide, document
@@ -257,9 +258,11 @@ def test_pass_role_is_always_conditioned_on_the_receiving_service(roles):
 
 
 def stack_queue_names() -> list[str]:
-    """Every queue name pipeline.json defines: workers' queue and dlq, functions' failure_queue."""
+    """Every queue name pipeline.json defines: workers' queue and dlq, functions' failure_queue, the
+    job-finished events' example queue and its DLQ."""
     queues = [name for w in workers().values() for name in (w.queue, w.dlq)]
-    return [*queues, settings().dispatch.failure_queue]
+    events = settings().events
+    return [*queues, settings().dispatch.failure_queue, events.example_queue, events.example_dlq]
 
 
 def test_the_applying_role_manages_every_queue_the_stack_creates(roles):
@@ -526,3 +529,279 @@ def test_the_plan_role_reads_the_state_and_nothing_of_the_stack(roles):
     for action in ("s3:PutObject", "s3:DeleteObject"):
         assert decide(plan.policy, action, f"{state}/{key}.tflock") != ALLOW, action
     assert decide(plan.policy, "lambda:GetFunction", "*") != ALLOW
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What the stack gained in issues 16, 17 and 19 (the X-Ray sampling rule, the HTTP API, the job-finished
+# events): the apply role manages exactly the stack's own, read from the main stack's resources, and
+# another project's rule, API, bus or rule in the same account stays out of reach. Each fails on the
+# bootstrap before them (no xray, apigateway or events action at all).
+# ---------------------------------------------------------------------------------------------------------
+def in_bootstrap(template: str) -> str:
+    """`template` with the bootstrap's partition, region and account (symbolic, as the stack's are)."""
+    return evaluate(template, bootstrap_scope())
+
+
+def stack_resource_name(kind: str, name: str, argument: str = "name") -> str:
+    """A resource's name as the main stack gives it (its own name argument, evaluated)."""
+    body = root().resources_of(kind)[name]
+    return evaluate(body[argument], Scope(root()))
+
+
+def sampling_rule_arn(name: str) -> str:
+    return in_bootstrap("${local.arn}:xray:${local.region}:${local.account_id}:sampling-rule/") + name
+
+
+def test_the_apply_role_manages_the_stacks_sampling_rule_and_no_other(roles):
+    apply = roles["apply"]
+    ours = sampling_rule_arn(stack_resource_name("aws_xray_sampling_rule", "reconcile", "rule_name"))
+    writes = [
+        "xray:CreateSamplingRule",
+        "xray:UpdateSamplingRule",
+        "xray:DeleteSamplingRule",
+        "xray:TagResource",
+    ]
+    for action in [*writes, "xray:UntagResource", "xray:ListTagsForResource"]:
+        assert decide(apply.policy, action, ours) == ALLOW, action
+    # the provider finds its rule in GetSamplingRules' list (no resource-level permission)
+    assert decide(apply.policy, "xray:GetSamplingRules", "*") == ALLOW
+    for other in (sampling_rule_arn("Default"), sampling_rule_arn("another-project-trace")):
+        for action in writes:
+            assert decide(apply.policy, action, other) != ALLOW, (action, other)
+
+
+def event_bus_arn(bus: str) -> str:
+    return in_bootstrap("${local.arn}:events:${local.region}:${local.account_id}:event-bus/") + bus
+
+
+def event_rule_arn(bus: str | None, rule: str) -> str:
+    """A rule's ARN: rule/<bus>/<rule> on a custom bus, rule/<rule> on the default one."""
+    path = f"{bus}/{rule}" if bus else rule
+    return in_bootstrap("${local.arn}:events:${local.region}:${local.account_id}:rule/") + path
+
+
+BUS_WRITES = ["events:CreateEventBus", "events:DeleteEventBus", "events:UpdateEventBus", "events:TagResource"]
+RULE_WRITES = [
+    "events:PutRule",
+    "events:DeleteRule",
+    "events:EnableRule",
+    "events:DisableRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:TagResource",
+    "events:UntagResource",
+]
+EVENT_READS = ["events:DescribeEventBus", "events:ListTagsForResource"]
+
+
+def test_the_apply_role_manages_the_stacks_bus_and_rule_and_no_others(roles):
+    apply = roles["apply"]
+    bus = stack_resource_name("aws_cloudwatch_event_bus", "jobs")
+    rule = stack_resource_name("aws_cloudwatch_event_rule", "job_finished")
+    ours_bus, ours_rule = event_bus_arn(bus), event_rule_arn(bus, rule)
+    for action in [*BUS_WRITES, *EVENT_READS]:
+        assert decide(apply.policy, action, ours_bus) == ALLOW, action
+    for action in [
+        *RULE_WRITES,
+        "events:DescribeRule",
+        "events:ListTargetsByRule",
+        "events:ListTagsForResource",
+    ]:
+        assert decide(apply.policy, action, ours_rule) == ALLOW, action
+    # another project's bus, the account's default bus, a rule of ours' name elsewhere, another rule on ours
+    for other in (event_bus_arn("default"), event_bus_arn("another-project-events")):
+        for action in BUS_WRITES:
+            assert decide(apply.policy, action, other) != ALLOW, (action, other)
+    others = (
+        event_rule_arn(None, rule),
+        event_rule_arn("another-bus", rule),
+        event_rule_arn(bus, "another-rule"),
+    )
+    for other in others:
+        for action in RULE_WRITES:
+            assert decide(apply.policy, action, other) != ALLOW, (action, other)
+    # and the bus is the one the reconcile role puts on, the only one the boundary lets it put on
+    boundary = document(load_module(BOOTSTRAP), "boundary", bootstrap_scope())
+    assert decide(boundary, "events:PutEvents", ours_bus) == ALLOW
+    assert decide(boundary, "events:PutEvents", event_bus_arn("default")) != ALLOW
+
+
+def test_the_boundary_lets_no_stack_role_use_the_event_queues():
+    """Only EventBridge sends to the example queue and its DLQ (their queue policies): the boundary,
+    the most any stack role may do, keeps to the pipeline's own queues."""
+    boundary = document(load_module(BOOTSTRAP), "boundary", bootstrap_scope())
+    prefix = in_bootstrap("${local.arn}:sqs:${local.region}:${local.account_id}:")
+    events = settings().events
+    for name in (events.example_queue, events.example_dlq):
+        for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"):
+            assert decide(boundary, action, prefix + name) != ALLOW, (name, action)
+
+
+def api_arn(path: str) -> str:
+    return in_bootstrap("${local.arn}:apigateway:${local.region}::") + path
+
+
+API_VERBS = ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"]
+
+
+def test_the_apply_role_creates_an_api_only_with_the_project_tag_and_changes_only_the_projects(roles):
+    apply = roles["apply"]
+    assert decide(apply.policy, "apigateway:POST", api_arn("/apis"), project_tag("aws:RequestTag")) == ALLOW
+    for context in ({}, {"aws:RequestTag/Project": "another-project"}):
+        assert decide(apply.policy, "apigateway:POST", api_arn("/apis"), context) != ALLOW, context
+    # the API, its routes, integrations, authorizer and stage, and its tags: only where the tag is
+    ours = project_tag("aws:ResourceTag")
+    paths = (
+        "/apis/a1b2c3d4e5",
+        "/apis/a1b2c3d4e5/routes/r1s2t3",
+        "/apis/a1b2c3d4e5/integrations/i1n2t3",
+        "/apis/a1b2c3d4e5/stages/$default",
+        "/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Fapis%2Fa1b2c3d4e5",
+    )
+    for path in paths:
+        for action in API_VERBS:
+            assert decide(apply.policy, action, api_arn(path), ours) == ALLOW, (action, path)
+            for context in ({}, {"aws:ResourceTag/Project": "another-project"}):
+                assert decide(apply.policy, action, api_arn(path), context) != ALLOW, (action, path, context)
+    # REST APIs, custom domains and the account's API Gateway settings are not the stack's
+    for path in ("/restapis/abc", "/domainnames/example.com", "/account"):
+        assert decide(apply.policy, "apigateway:PATCH", api_arn(path), ours) != ALLOW, path
+
+
+def test_the_apply_role_manages_the_apis_access_log_group_and_its_log_delivery(roles):
+    apply = roles["apply"]
+    group = stack_resource_name("aws_cloudwatch_log_group", "api_access")
+    log_group = in_bootstrap("${local.arn}:logs:${local.region}:${local.account_id}:log-group:") + group
+    for action in (
+        "logs:CreateLogGroup",
+        "logs:DeleteLogGroup",
+        "logs:PutRetentionPolicy",
+        "logs:TagResource",
+        "logs:ListTagsForResource",
+    ):
+        assert decide(apply.policy, action, log_group) == ALLOW, action
+        other = log_group.replace(group, "/aws/apigateway/another-project-api")
+        assert decide(apply.policy, action, other) != ALLOW, action
+    # API Gateway's "Permissions to activate logging" for an HTTP API stage: no resource-level permission
+    for action in (
+        "logs:CreateLogDelivery",
+        "logs:PutResourcePolicy",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+    ):
+        assert decide(apply.policy, action, "*") == ALLOW, action
+    # the front door's Lambda permission is read back
+    api_function = evaluate("${module.api.function_name}", Scope(root()))
+    function = (
+        in_bootstrap("${local.arn}:lambda:${local.region}:${local.account_id}:function:") + api_function
+    )
+    assert decide(apply.policy, "lambda:GetPolicy", function) == ALLOW
+    assert decide(apply.policy, "lambda:AddPermission", function) == ALLOW
+
+
+def test_the_plan_role_reads_nothing_of_the_new_resources(roles):
+    plan = roles["plan"]
+    bus = stack_resource_name("aws_cloudwatch_event_bus", "jobs")
+    assert decide(plan.policy, "events:DescribeEventBus", event_bus_arn(bus)) != ALLOW
+    assert (
+        decide(plan.policy, "apigateway:GET", api_arn("/apis/a1b2c3d4e5"), project_tag("aws:ResourceTag"))
+        != ALLOW
+    )
+    assert decide(plan.policy, "xray:GetSamplingRules", "*") != ALLOW
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The viewer and operator policies are the administrator's (terraform/bootstrap/operator_access.tf): no
+# permissions boundary applies to people, so CI must never write, create or attach a managed policy.
+# ---------------------------------------------------------------------------------------------------------
+POLICY_WRITES = [
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
+]
+ATTACHES = ["iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:AttachGroupPolicy"]
+
+
+def peoples_policy_arns() -> list[str]:
+    module = load_module(BOOTSTRAP)
+    assert {"viewer", "operator"} <= set(module.resources_of("aws_iam_policy")), (
+        "bootstrap makes no people's policy"
+    )
+    return [
+        arn_of(evaluate(f"${{aws_iam_policy.{name}.arn}}", bootstrap_scope()))
+        for name in ("viewer", "operator")
+    ]
+
+
+def managed_policy_arns() -> list[str]:
+    """The people's policies, the boundary, and any other customer managed policy of the account."""
+    return [*peoples_policy_arns(), boundary_arn(), role_arn("x").replace(":role/x", ":policy/anything")]
+
+
+def allowed_policy_writes(statements: list[Statement]) -> list[tuple[str, str, str]]:
+    """Each (sid, action, policy) an Allow statement grants among the managed-policy writes, whatever its
+    conditions: an allow is a finding even where a deny would win today."""
+    return [
+        (statement.sid, action, target)
+        for statement in statements
+        if statement.effect == ALLOW
+        for action in POLICY_WRITES
+        if statement.covers_action(action)
+        for target in managed_policy_arns()
+        if any(fnmatchcase(target, pattern) for pattern in statement.resources)
+    ]
+
+
+def test_the_main_stack_creates_no_managed_policy():
+    """Every aws_iam_policy of terraform/ outside the bootstrap would need the apply role to write it."""
+    for path in sorted(TERRAFORM.rglob("*.tf")):
+        if BOOTSTRAP in path.parents:
+            continue
+        assert not load_module(path.parent).resources_of("aws_iam_policy"), path
+
+
+def test_no_deploy_role_can_create_change_or_attach_a_managed_policy(roles):
+    principals = [
+        role_arn(stack_role_names()[0]),
+        role_arn("oncall"),
+        role_arn("x").replace(":role/x", ":user/someone"),
+        role_arn("x").replace(":role/x", ":group/operators"),
+    ]
+    for role in roles.values():
+        assert allowed_policy_writes(role.policy) == [], role.name
+        for context in (everything_met("aws:ResourceTag"), everything_met("aws:RequestTag"), {}):
+            for target in managed_policy_arns():
+                for action in POLICY_WRITES:
+                    assert decide(role.policy, action, target, context) != ALLOW, (role.name, action, target)
+                # attaching the people's (or any customer managed) policy to anyone
+                for principal in principals:
+                    for action in ATTACHES:
+                        attach = {**context, "iam:PolicyARN": target}
+                        assert decide(role.policy, action, principal, attach) != ALLOW, (
+                            role.name,
+                            action,
+                            target,
+                        )
+        for target in peoples_policy_arns():
+            for action in (*POLICY_WRITES, *ATTACHES):
+                context = {"iam:PolicyARN": target}
+                assert decide(role.policy, action, target, context) != ALLOW, (role.name, action)
+
+
+def test_a_grant_of_a_new_version_of_a_peoples_policy_is_caught(roles):
+    """The check above fails if someone adds iam:CreatePolicyVersion on the viewer policy to the apply
+    role, even while the guardrail's deny would still win."""
+    viewer = peoples_policy_arns()[0]
+    grant = Statement("AddedByMistake", ALLOW, ("iam:CreatePolicyVersion",), (viewer,), ())
+    assert allowed_policy_writes([*roles["apply"].policy, grant]) == [
+        ("AddedByMistake", "iam:CreatePolicyVersion", viewer)
+    ]
+    wide = Statement("AddedByMistake", ALLOW, ("iam:*Policy*",), ("*",), ())
+    assert len(allowed_policy_writes([wide])) == len(POLICY_WRITES) * len(managed_policy_arns())

@@ -1,8 +1,10 @@
-"""The viewer and operator policies (terraform/operator_access.tf) hold exactly the calls the CLI and the
-console make, on this stack's resources: recorded from a real run of every command and page against a
-local stack (the call recorder of the Lambdas' least-privilege test, hooked on this process's boto3
-session), plus the AWS-only calls of the code paths the local stack cannot run, each recorded from that
-path against a stubbed client answering as the API reference says.
+"""The viewer and operator policies (terraform/bootstrap/operator_access.tf: the administrator's, never
+CI's) hold exactly the calls the CLI and the console make, on this stack's resources: recorded from a
+real run of every command and page against a local stack (the call recorder of the Lambdas'
+least-privilege test, hooked on this process's boto3 session), plus the AWS-only calls of the code paths
+the local stack cannot run, each recorded from that path against a stubbed client answering as the API
+reference says. The bootstrap computes the stack's ARNs from pipeline.json names; the last tests hold
+them to the main stack's own resources.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import pytest
 from botocore.stub import Stubber
 from iam_policy import ALLOW, Statement, decide, document
 from starlette.testclient import TestClient
+from test_deploy_roles import BOOTSTRAP, bootstrap_scope
 from test_least_privilege import arn
-from tf_model import ACCOUNT, PARTITION, REGION, Scope, evaluate, root
+from tf_model import ACCOUNT, PARTITION, REGION, Scope, arn_of, evaluate, load_module, root
 
 from pixelpipe.config import settings, workers
 from pixelpipe_cli.jobs_client import JobsClient
@@ -65,7 +68,8 @@ CONSOLE, TOKEN = "http://127.0.0.1:8484", "operator-access-test-token"
 
 
 def policy(name: str) -> list[Statement]:
-    return document(root(), name, Scope(root()))
+    """The bootstrap's `viewer` or `operator` policy document, evaluated as the bootstrap renders it."""
+    return document(load_module(BOOTSTRAP), name, bootstrap_scope())
 
 
 def action_of(call: RecordedCall) -> str:
@@ -300,3 +304,39 @@ def test_the_express_history_read_is_the_one_the_aws_path_makes_on_the_machines_
     assert decide(policy("viewer"), "logs:FilterLogEvents", log_group) == ALLOW
     other = f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/another:*"
     assert decide(policy("viewer"), "logs:FilterLogEvents", other) != ALLOW
+
+
+def test_the_bootstraps_arns_are_the_main_stacks_resources() -> None:
+    """The bootstrap names the stack's resources from pipeline.json; each must be the ARN the main stack's
+    own resource gets, or the policies would grant on something that does not exist."""
+    stack = Scope(root())
+
+    def stack_arn(reference: str) -> str:
+        return arn_of(evaluate(reference, stack))
+
+    table = stack_arn("${module.jobs_table.table_arn}")
+    log_group = evaluate("${module.reconciler.log_group_name}", stack)
+    queues = [arn("sqs", name) for w in workers().values() for name in (w.queue, w.dlq)]
+    expected = {
+        table,
+        f"{table}/index/*",
+        f"{stack_arn('${module.storage.thumbnail_bucket_arn}')}/{settings().storage.thumbnail_prefix}*",
+        *queues,
+        stack_arn("${aws_sqs_queue.dispatch_failures.arn}"),
+        stack_arn("${module.reconciler.state_machine_arn}"),
+        f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*",
+        stack_arn("${module.messaging.topic_arn}"),
+        stack_arn("${module.dispatch_tasks.function_arn}"),
+        "*",
+    }
+    assert {r for s in policy("operator") for r in s.resources} == expected
+    assert {r for s in policy("viewer") for r in s.resources} <= expected
+
+
+def test_the_policies_are_the_bootstraps_alone() -> None:
+    """CI's stack defines no viewer or operator policy (no boundary applies to people: docs/security.md)."""
+    assert not root().resources_of("aws_iam_policy")
+    assert "operator_access" not in root().outputs
+    bootstrap = load_module(BOOTSTRAP)
+    assert {"viewer", "operator"} <= set(bootstrap.resources_of("aws_iam_policy"))
+    assert "operator_access" in bootstrap.outputs
