@@ -106,7 +106,7 @@ class Payload:
             finished_at=self.finished_at,
             duration_ms=1000,
             result_field=field_name,
-            result=None if self.error else RESULTS[field_name],
+            result=None if self.error else RESULTS.get(field_name, {"recorded": self.step}),
             error=self.error,
         )
 
