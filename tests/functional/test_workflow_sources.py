@@ -237,7 +237,9 @@ def test_the_job_history_and_graph_commands_on_aws_show_what_the_log_group_holds
     # WHEN the operator asks for the job's history, then its graph
     for _, stubber in clients.values():
         stubber.activate()
-    monkeypatch.setattr(render.console, "width", 250)
+    # The attribute behind the `width` property: undoing a patch of the property itself would pin the
+    # width it read then (80 without a terminal) on the shared console for every later test in the process.
+    monkeypatch.setattr(render.console, "_width", 250)
     history = runner.invoke(main.app, ["job", "job", "--history"])
     out = tmp_path / "job.svg"
     graph = runner.invoke(main.app, ["graph", "job", "--out", str(out)])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from pixelpipe_cli import target as cli_target
 from pixelpipe_cli.main import app
 from pixelpipe_emulator.target import Target
 
@@ -59,8 +60,6 @@ def test_a_running_local_endpoint_is_accepted(tmp_path: Path) -> None:
         listener.listen()
         path = tmp_path / "target.json"
         a_target(f"http://127.0.0.1:{listener.getsockname()[1]}").save(path)
-        from pixelpipe_cli import target as cli_target
-
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("PIXELPIPE_TARGET", str(path))
             assert cli_target.current_target().endpoint_url.endswith(str(listener.getsockname()[1]))
@@ -77,6 +76,7 @@ def test_an_aws_target_without_credentials_is_one_line_with_the_fix(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    cli_target._credentials_found.cache_clear()  # found once by an earlier test in this process
     path = tmp_path / "target.json"
     a_target(None).save(path)
     # WHEN a command runs
