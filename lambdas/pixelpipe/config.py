@@ -445,6 +445,7 @@ def api_settings(config: PipelineConfig, resources: Resources) -> Any:
         download_expiry_seconds=config.api.download_expiry_seconds,
         page_size=config.api.page_size,
         job_deadline_seconds=config.limits.job_deadline_seconds,
+        result_fields=tuple(worker.result_field for worker in config.workers.values()),
     )
 
 

@@ -144,6 +144,7 @@ def aws() -> Iterator[dict[str, Any]]:
                 download_expiry_seconds=60,
                 page_size=PAGE_SIZE,
                 job_deadline_seconds=config.limits.job_deadline_seconds,
+                result_fields=tuple(worker.result_field for worker in config.workers.values()),
             ),
             jobs=ApiJobsTable(ddb, config.table.name, config.table.status_index),
             storage=Storage(s3),

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from pixelpipe.config import settings
+from pixelpipe.config import Resources, api_settings, settings
 from pixelpipe.logic.api_auth import Forbidden, Unauthenticated, caller_from, role_arn_of
-from pixelpipe.logic.api_service import BadRequest, decode_cursor, encode_cursor
+from pixelpipe.logic.api_service import BadRequest, FrontDoor, decode_cursor, encode_cursor
 from pixelpipe.logic.uploads import (
     IMAGE_CONTENT_TYPES,
     UploadRequest,
@@ -138,3 +138,27 @@ def test_the_throttle_allows_a_burst_then_the_rate():
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     now[0] = 0.5
     assert [bucket.take() for _ in range(2)] == [True, False]
+
+
+def test_the_public_record_carries_every_workers_result_and_no_bookkeeping():
+    # GIVEN the front door as deployed from pipeline.json, and a finished record with a result for every
+    # worker plus a result field no worker in the config writes
+    config = settings()
+    resources = Resources(
+        JOBS_TABLE="jobs",
+        JOBS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:jobs",
+        RECONCILE_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:reconcile",
+        UPLOAD_BUCKET="uploads",
+        THUMBNAIL_BUCKET="thumbnails",
+    )
+    door = FrontDoor(
+        settings=api_settings(config, resources), jobs=None, storage=None, presigner=None, topic=None
+    )
+    results = {worker.result_field: {"from": step} for step, worker in config.workers.items()}
+    record = {"jobId": "j", "status": "COMPLETE", **results, "notAWorkersField": 1, "owner": "someone"}
+    # WHEN a client reads it (without thumbnail URLs, which need a signer)
+    public = door._public(record, urls=False)
+    # THEN each worker's result is there — a worker added to pipeline.json shows with no change to the API —
+    # and what no worker writes, or only operators see, is not
+    assert {field: public[field] for field in results} == results
+    assert "notAWorkersField" not in public and "owner" not in public

@@ -62,6 +62,9 @@ class ApiSettings:
     download_expiry_seconds: int
     page_size: int
     job_deadline_seconds: int
+    # Every worker's result field (pipeline.json): a worker added there is in the public record with no
+    # change here.
+    result_fields: tuple[str, ...] = ()
 
 
 class Presigner(Protocol):
@@ -79,14 +82,13 @@ class ReadsJobs(job_retry.ReopensJobs, Protocol):
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]: ...
 
 
-# The record's fields a client sees (docs/job-record.md, docs/api.md); bookkeeping and tracing stay inside.
+# The record's fields a client sees besides the workers' results (docs/job-record.md, docs/api.md);
+# bookkeeping and tracing stay inside.
 PUBLIC_FIELDS = (
     "jobId",
     "status",
     "expectedSteps",
     "steps",
-    "thumbnails",
-    "labels",
     "failureReason",
     "createdAt",
     "updatedAt",
@@ -213,7 +215,7 @@ class FrontDoor:
 
     def _public(self, job: dict[str, Any], urls: bool = True) -> dict[str, Any]:
         """The public record (docs/api.md), with short-lived GET URLs for the thumbnails."""
-        public = {name: job[name] for name in PUBLIC_FIELDS if name in job}
+        public = {name: job[name] for name in (*PUBLIC_FIELDS, *self.settings.result_fields) if name in job}
         source = job.get("source") or {}
         public["source"] = {name: source.get(name) for name in PUBLIC_SOURCE_FIELDS}
         if urls and job.get("thumbnails"):
