@@ -9,7 +9,10 @@ the exit status is 1 otherwise.
   the way S3 builds it and sent to the stack's S3 event relay queue;
 - bad files: truncated, corrupt, text named .jpg, zero bytes — each must end FAILED with a reason;
 - faults: each AWS call on the job's path fails with that probability, once per (call, job) at most,
-  so a retry or redelivery gets through (pixelpipe_emulator.faults).
+  so a retry or redelivery gets through (pixelpipe_emulator.faults);
+- the front door: that share of uploads (bad files included) go through the HTTP API as an app sends them
+  (a presigned form from POST /uploads, the file posted to S3, the job id from GET /uploads/{id}), retrying
+  a throttled (429) call as a client should; every one must become a job like the others.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pixelpipe.config import settings, workers
 from pixelpipe.logic.jobs import SourceObject, job_id_for
 from pixelpipe.logic.lifecycle import JobStatus, terminal_transitions
 from pixelpipe_cli import dlq as dead_letters
+from pixelpipe_cli.api_client import ApiClient, ApiError
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import S3_EVENTS_QUEUE
 from pixelpipe_emulator.faults import injected
@@ -117,6 +121,20 @@ def s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None
     }
 
 
+def upload_through_the_api(target: Any, folder: Path, name: str, data: bytes) -> str:
+    """The job id of one upload through the front door; a throttled call is retried after a pause."""
+    path = folder / Path(name).name
+    path.write_bytes(data)
+    for attempt in range(10):
+        try:
+            return ApiClient(target).upload(path)
+        except ApiError as error:
+            if " 429 " not in str(error) or attempt == 9:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def stored_mb(s3: Any, buckets: list[str]) -> float:
     """What the emulator must hold for the objects themselves: every version in the buckets."""
     total = 0
@@ -134,12 +152,21 @@ def rss_mb(pid: int) -> float:
 
 
 def soak(
-    jobs: int, fault_rate: float, duplicate_rate: float, bad_rate: float, seed: int, tracing: bool
+    jobs: int,
+    fault_rate: float,
+    duplicate_rate: float,
+    bad_rate: float,
+    seed: int,
+    tracing: bool,
+    api_rate: float = 0.0,
 ) -> dict:
     rng = random.Random(seed)
     bad = set(rng.sample(range(jobs), max(1 if bad_rate else 0, round(jobs * bad_rate))))
     duplicated = set(rng.sample(range(jobs), round(jobs * duplicate_rate)))
     files = [bad_file(i, rng) if i in bad else good_image(i, rng) for i in range(jobs)]
+    # An empty file never gets past the form's content-length-range (S3 refuses it: no job to wait for).
+    sendable = [i for i in range(jobs) if files[i][1]]
+    through_api = set(rng.sample(sendable, min(len(sendable), round(jobs * api_rate))))
     bad_keys = {key for key, _ in files if "/bad-" in key}
     with tempfile.TemporaryDirectory(prefix="pixelpipe-soak-") as home:
         plan = Path(home) / "faults.json"
@@ -153,6 +180,8 @@ def soak(
 
             def upload(index: int) -> tuple[str, str, bool]:
                 name, data = files[index]
+                if index in through_api:  # the server chooses the key; S3 sends the one event itself
+                    return upload_through_the_api(target, Path(home), name, data), name, False
                 key = target.upload_prefix + name
                 put = s3.put_object(Bucket=target.upload_bucket, Key=key, Body=data)
                 etag, version = put["ETag"].strip('"'), put.get("VersionId")
@@ -168,7 +197,7 @@ def soak(
             with ThreadPoolExecutor(max_workers=4) as pool:
                 uploaded = list(pool.map(upload, range(jobs)))
             duplicates = sum(1 for _, _, duplicate in uploaded if duplicate)
-            job_keys = {job_id: key for job_id, key, _ in uploaded}
+            job_keys = {job_id: key for job_id, key, _ in uploaded}  # an API upload: its file name
             records = client.wait(job_keys, timeout=300 + jobs * 1.5)
             seconds = time.monotonic() - started
             in_dlq = sum(summary.approximate for summary in dead_letters.dlq_list(target))
@@ -206,6 +235,7 @@ def soak(
         "emulator_rss_mb_end": emulator_end,
         "s3_stored_mb": stored,
         "bad_inputs": len(bad_keys),
+        "api_uploads": len(through_api),
         "complete_without_output": len(without_output),
         "failed_not_bad": [records[j].get("failureReason") for j in failed if j not in failed_bad][:5],
     }
@@ -217,10 +247,13 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0.05)
     parser.add_argument("--duplicate-rate", type=float, default=0.10)
     parser.add_argument("--bad-rate", type=float, default=0.03)
+    parser.add_argument("--api-rate", type=float, default=0.10, help="share uploaded through the HTTP API")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--tracing", action="store_true", help="run the stack's X-Ray stand-ins too")
     args = parser.parse_args()
-    result = soak(args.jobs, args.fault_rate, args.duplicate_rate, args.bad_rate, args.seed, args.tracing)
+    result = soak(
+        args.jobs, args.fault_rate, args.duplicate_rate, args.bad_rate, args.seed, args.tracing, args.api_rate
+    )
     print(json.dumps(result), flush=True)
     held = (
         result["lost"] == result["stuck"] == result["double_terminal"] == 0
