@@ -29,6 +29,7 @@ from tf_model import REPO_ROOT, child
 from pixelpipe.config import settings, workers
 from pixelpipe_cli.target import Target
 from pixelpipe_console import data_queues
+from support.deployed_targets import deployed_target
 
 Metric = dict[
     str, Any
@@ -167,37 +168,13 @@ def test_terraform_gives_every_writer_of_custom_metrics_the_stack_namespace() ->
 
 
 # --------------------------------------------------------------------------- the console's queue ages
-def aws_target(prefix: str) -> Target:
-    queues = {}
-    for step, worker in workers().items():
-        arn = f"arn:aws:sqs:us-east-1:123456789012:{prefix}"
-        url = f"https://sqs.us-east-1.amazonaws.com/123456789012/{prefix}"
-        queues[step] = {
-            "url": url + worker.queue,
-            "arn": arn + worker.queue,
-            "dlq_url": url + worker.dlq,
-            "dlq_arn": arn + worker.dlq,
-        }
-    return Target(
-        region="us-east-1",
-        upload_bucket=f"{prefix}uploads",
-        upload_prefix="uploads/",
-        thumbnail_bucket=f"{prefix}thumbs",
-        jobs_table=f"{prefix}jobs",
-        status_index="status-createdAt-index",
-        topic_arn="arn:aws:sns:us-east-1:123456789012:jobs",
-        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:reconcile",
-        queues=queues,
-    )
-
-
 @pytest.mark.parametrize("prefix", ["", "dev-"])
 def test_the_queues_page_asks_cloudwatch_for_the_deployed_queue_names_far_enough_back(
     monkeypatch: pytest.MonkeyPatch, prefix: str
 ) -> None:
     # GIVEN a deployed stack (with or without a prefix) whose worker queues each hold a message, and SQS's
     # age metric published 9 minutes late, as SQS publishes it: QueueName = the deployed name
-    target = aws_target(prefix)
+    target = deployed_target(prefix)
     sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     cloudwatch = boto3.client(
         "cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"

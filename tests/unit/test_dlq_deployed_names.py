@@ -7,27 +7,13 @@ import pytest
 
 from pixelpipe.config import workers
 from pixelpipe_cli import dlq
-from pixelpipe_cli.target import Target
 from pixelpipe_console.data_queues import queue_name
-
-
-def target(prefix: str) -> Target:
-    queues = {}
-    for step, worker in workers().items():
-        arn = f"arn:aws:sqs:us-east-1:123456789012:{prefix}"
-        url = f"https://sqs.us-east-1.amazonaws.com/123456789012/{prefix}"
-        queues[step] = {
-            "url": url + worker.queue,
-            "arn": arn + worker.queue,
-            "dlq_url": url + worker.dlq,
-            "dlq_arn": arn + worker.dlq,
-        }
-    return Target("us-east-1", "u", "uploads/", "t", "jobs", "idx", "topic", "sm", queues=queues)
+from support.deployed_targets import deployed_target
 
 
 @pytest.mark.parametrize("prefix", ["", "dev-"])
 def test_a_dlq_is_found_by_its_step_its_config_name_or_its_deployed_name(prefix: str) -> None:
-    stack = target(prefix)
+    stack = deployed_target(prefix)
     for step, worker in workers().items():
         for name in (step, worker.dlq, worker.queue, prefix + worker.dlq, prefix + worker.queue):
             assert dlq.worker_steps(stack, name) == [step], name
@@ -38,4 +24,4 @@ def test_a_dlq_is_found_by_its_step_its_config_name_or_its_deployed_name(prefix:
 def test_another_stacks_queue_is_refused() -> None:
     worker = next(iter(workers().values()))
     with pytest.raises(dlq.OperationError):
-        dlq.worker_steps(target("dev-"), "prod-" + worker.dlq)
+        dlq.worker_steps(deployed_target("dev-"), "prod-" + worker.dlq)
