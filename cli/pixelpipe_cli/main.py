@@ -133,11 +133,14 @@ def upload(
     client = JobsClient(current_target())
     job_ids = [client.upload(path) for path in paths]
     if not wait:
-        for path, job_id in zip(paths, job_ids, strict=True):
-            print(job_id) if as_json else render.console.print(render.message(f"{job_id}  {path}"))
-        return
+        return _print_job_ids(paths, job_ids, as_json)
     records = _wait_with_progress(client, job_ids, timeout, quiet=as_json)
     _print_records([r for r in records.values() if r], as_json)
+
+
+def _print_job_ids(paths: list[Path], job_ids: list[str], as_json: bool) -> None:
+    for path, job_id in zip(paths, job_ids, strict=True):
+        print(job_id) if as_json else render.console.print(render.message(f"{job_id}  {path}"))
 
 
 def _upload_through_api(paths: list[Path], wait: bool, timeout: float, as_json: bool) -> None:
@@ -148,9 +151,7 @@ def _upload_through_api(paths: list[Path], wait: bool, timeout: float, as_json: 
         client = ApiClient(current_target())
         job_ids = [client.upload(path) for path in paths]
         if not wait:
-            for path, job_id in zip(paths, job_ids, strict=True):
-                print(job_id) if as_json else render.console.print(render.message(f"{job_id}  {path}"))
-            return
+            return _print_job_ids(paths, job_ids, as_json)
         records = client.wait(job_ids, timeout)
     except ApiError as error:
         raise _fail(error) from None

@@ -4,7 +4,6 @@ local stack that writes it) and the one place a command loads it."""
 from __future__ import annotations
 
 import socket
-from functools import cache
 from urllib.parse import urlsplit
 
 import boto3
@@ -62,14 +61,12 @@ def _listening(endpoint_url: str) -> bool:
         return False
 
 
-@cache
-def _credentials_found() -> bool:
-    return boto3.Session().get_credentials() is not None
+_credentials_seen = False
 
 
 def _have_aws_credentials() -> bool:
-    """Cached only once found: a console left open keeps working, and signing in later is noticed."""
-    found = _credentials_found()
-    if not found:
-        _credentials_found.cache_clear()
-    return found
+    """Remembered once found (a console left open does not resolve them at every request); looked up
+    again while missing, so signing in later is noticed."""
+    global _credentials_seen
+    _credentials_seen = _credentials_seen or boto3.Session().get_credentials() is not None
+    return _credentials_seen

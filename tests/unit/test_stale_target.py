@@ -76,7 +76,7 @@ def test_an_aws_target_without_credentials_is_one_line_with_the_fix(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
-    cli_target._credentials_found.cache_clear()  # found once by an earlier test in this process
+    monkeypatch.setattr(cli_target, "_credentials_seen", False)  # found by an earlier test in this process
     path = tmp_path / "target.json"
     a_target(None).save(path)
     # WHEN a command runs
