@@ -75,8 +75,9 @@ format: setup ## Apply ruff's fixes and formatting
 
 # The suite spread over processes (pytest-xdist): most of an end-to-end test is waiting on its stack's
 # processes, so three workers keep a 2-core machine busy; each worker starts its own session stacks.
+# checkov itself runs inside the suite (tests/terraform/test_checkov_and_asl_lint.py), on one of the workers.
 TEST_WORKERS ?= 3
-test: setup checkov lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks), in parallel
+test: setup $(CHECKOV_STAMP) lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks, checkov), in parallel
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 check: setup lint ## The fast ring for a change to the code: ruff, then the unit tests (under a minute)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import requests
 import pixelpipe
 from pixelpipe.adapters.jobs_table import JobsTable
 from pixelpipe.config import settings
-from pixelpipe_emulator import api_gateway, call_recorder
+from pixelpipe_emulator import api_gateway, call_recorder, process_starter
 from pixelpipe_emulator.faults import LOG_ENV, PLAN_ENV
 from pixelpipe_emulator.provision import provision
 from pixelpipe_emulator.target import LOCAL_CREDENTIALS, Target
@@ -68,7 +67,7 @@ class LocalStack:
         self.logs = home / "logs"
         self.calls_dir = self.logs / "aws-calls"
         self._server = None
-        self._hosts: dict[str, subprocess.Popen] = {}
+        self._hosts: dict[str, process_starter.StartedProcess] = {}
         self._daemon: XRayDaemon | None = None
         self._execution_tracer: ExecutionTracer | None = None
         self.target: Target | None = None
@@ -138,16 +137,15 @@ class LocalStack:
         )
         self._execution_tracer.start()
 
-    def _start_emulator(self) -> subprocess.Popen:
+    def _start_emulator(self) -> process_starter.StartedProcess:
         """moto server in its own process, so every stack has its own state and its own GIL."""
-        log = (self.logs / "emulator.log").open("wb")
         # moto's Step Functions interpreter calls DynamoDB at localhost:$MOTO_PORT: it must be this port.
         env = {**os.environ, "MOTO_PORT": str(self.port), **self._fault_environment()}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "pixelpipe_emulator.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
+        server = process_starter.start(
+            "pixelpipe_emulator.emulator",
+            ["-H", "127.0.0.1", "-p", str(self.port)],
+            env,
+            self.logs / "emulator.log",
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -171,13 +169,11 @@ class LocalStack:
             self._start_host(function)
 
     def _start_host(self, function: str) -> None:
-        log = (self.logs / f"{function}.log").open("ab")
         env = {
             **os.environ,
             "PIXELPIPE_TARGET": str(self.target_path),
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
-            "PYTHONUNBUFFERED": "1",
             # Each host records its handler's AWS calls here (call_recorder.py; the least-privilege test).
             call_recorder.ENV_CALL_LOG: str(self.calls_dir),
         }
@@ -185,15 +181,10 @@ class LocalStack:
         if self._daemon is not None:
             # As inside Lambda: Powertools Tracer and the X-Ray SDK switch on, and send to the local daemon.
             env.update(LAMBDA_TASK_ROOT=LAMBDA_TASK_ROOT, AWS_XRAY_DAEMON_ADDRESS=self._daemon.address)
-        command = ["-m", "pixelpipe_emulator.lambda_host", "--function", function]
+        module, arguments = "pixelpipe_emulator.lambda_host", ["--function", function]
         if function == settings().api_function:  # the HTTP API and its function, in one process
-            command = ["-m", "pixelpipe_emulator.api_gateway", "--port", str(self.api_port)]
-        self._hosts[function] = subprocess.Popen(
-            [sys.executable, *command],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+            module, arguments = "pixelpipe_emulator.api_gateway", ["--port", str(self.api_port)]
+        self._hosts[function] = process_starter.start(module, arguments, env, self.logs / f"{function}.log")
 
     def stop_function(self, function: str) -> None:
         with self._hosts_lock:

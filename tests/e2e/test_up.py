@@ -21,9 +21,16 @@ pytestmark = pytest.mark.e2e
 PIXELPIPE = [sys.executable, "-m", "pixelpipe_cli.main"]
 
 
-def children_of(pid: int) -> list[int]:
-    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(line) for line in result.stdout.split()]
+def descendants_of(pid: int) -> list[int]:
+    """Every process below `pid`: the stack's processes are forked by a server process of its own."""
+    result = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True)
+    parents = dict(tuple(map(int, line.split())) for line in result.stdout.splitlines())
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for parent in frontier for child, of in parents.items() if of == parent]
+        found += below
+        frontier = below
+    return found
 
 
 def test_up_serves_the_other_commands_and_the_console_and_stops_without_leaving_processes(
@@ -39,11 +46,11 @@ def test_up_serves_the_other_commands_and_the_console_and_stops_without_leaving_
     try:
         target = tmp_path / "home" / "target.json"
         deadline = time.monotonic() + 60
-        while not target.exists() or len(children_of(up.pid)) < 5:
+        while not target.exists() or len(descendants_of(up.pid)) < 6:
             assert up.poll() is None, up.stdout.read().decode()
             assert time.monotonic() < deadline, "pixelpipe up did not start"
             time.sleep(0.2)
-        hosts = children_of(up.pid)
+        hosts = descendants_of(up.pid)
         # WHEN another command uploads through it and waits
         upload = subprocess.run(
             [*PIXELPIPE, "upload", str(SAMPLES / "cat.png"), "--wait", "--json"],
