@@ -21,7 +21,7 @@ TERRAFORM_SDIST_SHA256 := 7e633882321827a9807f631f0d31ad23ca626f2c65a006b0d62eb5
 TERRAFORM := $(BIN)/terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock demo test check lint format up bench soak package checkov clean screenshots
+.PHONY: help setup lock demo test test-durations check lint format up bench soak package checkov clean screenshots
 N ?= 200
 
 help: ## List the targets
@@ -75,10 +75,15 @@ format: setup ## Apply ruff's fixes and formatting
 
 # The suite spread over processes (pytest-xdist): most of an end-to-end test is waiting on its stack's
 # processes, so three workers keep a 2-core machine busy; each worker starts its own session stacks.
-# checkov itself runs inside the suite (tests/terraform/test_checkov_and_asl_lint.py), on one of the workers.
+# Files go to the workers one at a time, longest first (tests/durations.json; see tests/conftest.py), so
+# a module's fixtures are made once. checkov runs inside the suite (tests/terraform/test_checkov_and_asl_lint.py).
 TEST_WORKERS ?= 3
+PYTEST_PARALLEL = $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: setup $(CHECKOV_STAMP) lint ## Lint, then every test (unit, functional, end-to-end, Terraform checks, checkov), in parallel
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(PYTEST_PARALLEL)
+
+test-durations: setup $(CHECKOV_STAMP) ## Run the suite as make test does and record each file's seconds in tests/durations.json
+	PIXELPIPE_RECORD_TEST_DURATIONS=1 $(PYTEST_PARALLEL)
 
 check: setup lint ## The fast ring for a change to the code: ruff, then the unit tests (under a minute)
 	$(BIN)/pytest -q -n 2 tests/unit

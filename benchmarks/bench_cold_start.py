@@ -29,13 +29,18 @@ from typing import Any
 REPOSITORY = Path(__file__).resolve().parents[1]
 TASK_ROOT = REPOSITORY / "lambdas"  # what LAMBDA_TASK_ROOT holds inside Lambda: the directory of `pixelpipe`
 SAMPLE = REPOSITORY / "samples" / "rocket.jpg"  # a JPEG photo: the resize worker's usual case
-# Summary key prefix -> function name, in the order a round runs them (dispatch makes the workers' jobs).
-HANDLERS = {
-    "dispatch": "dispatch-tasks",
-    "sweeper": "sweeper",
-    "resize": "resize-worker",
-    "analysis": "analysis-worker",
-}
+
+
+def handlers() -> dict[str, str]:
+    """Summary key prefix -> function name, in the order a round runs them (dispatch makes the workers'
+    jobs): dispatch, the sweeper, then each worker by its step name."""
+    from pixelpipe.config import settings, workers
+
+    config = settings()
+    steps = {step: worker.function for step, worker in workers().items()}
+    return {"dispatch": config.dispatch_function, "sweeper": config.sweeper_function, **steps}
+
+
 INVOCATIONS = ("first", "warm")
 CHILD = Path(__file__).resolve().with_name("cold_start_child.py")
 COMPARE = "compare_"  # the figures of --compare's tree
@@ -79,7 +84,7 @@ class Rounds:
 
         self.target, self.home, self.roots = stack.target, home, roots
         self.s3, self.sqs = self.target.client("s3"), self.target.client("sqs")
-        self.specs = {function: function_spec(function) for function in HANDLERS.values()}
+        self.specs = {function: function_spec(function) for function in handlers().values()}
         self.steps = {w.function: step for step, w in workers().items()}
         self.upload_prefix = settings().storage.upload_prefix
         self.base_env = {
@@ -87,7 +92,7 @@ class Rounds:
             "HOME": str(home),  # no developer's ~/.aws: a function sees only its environment
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
         }
-        self.function_env = {f: function_environment(self.target, f) for f in HANDLERS.values()}
+        self.function_env = {f: function_environment(self.target, f) for f in handlers().values()}
         self._pools: dict[str, dict[str, dict[str, Any]]] = {}  # queue url -> {key or job id: message}
 
     def round(self, number: int) -> dict[str, float]:
@@ -96,7 +101,7 @@ class Rounds:
         for variant, root in self.roots.items():
             jobs: list[str] = []
             code = {"PYTHONPATH": str(root), "LAMBDA_TASK_ROOT": str(root)}
-            for prefix, function in HANDLERS.items():
+            for prefix, function in handlers().items():
                 events = self._events(function, f"{variant}{number}", jobs)
                 events_file = self.home / f"{variant}{function}-{number}.json"
                 events_file.write_text(json.dumps(events))
@@ -220,7 +225,7 @@ def markdown(figures: dict[str, dict[str, float]], runs: int, compare: Path | No
     boto3 = figures["boto3_import_ms"]["median"]
     rows = []
     for variant, tree in [("", "this tree"), *([(COMPARE, str(compare))] if compare else [])]:
-        for prefix, function in HANDLERS.items():
+        for prefix, function in handlers().items():
             imported = figures[f"{variant}{prefix}_import_ms"]
             first = figures[f"{variant}{prefix}_first_invocation_ms"]["median"]
             warm = figures[f"{variant}{prefix}_warm_invocation_ms"]["median"]
@@ -249,7 +254,7 @@ def section(runs: int) -> tuple[str, dict[str, Any]]:
     figures = measure(runs)
     metrics = {
         key: round(figures[key]["median"], 1)
-        for prefix in HANDLERS
+        for prefix in handlers()
         for key in (f"{prefix}_import_ms", f"{prefix}_first_invocation_ms")
     }
     text = (

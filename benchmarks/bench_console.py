@@ -28,6 +28,7 @@ from starlette.testclient import TestClient
 from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.config import settings
 from pixelpipe.logic.clock import format_iso
+from pixelpipe.logic.lifecycle import JobStatus, StepStatus
 from pixelpipe_cli import traces
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_cli.target import LOCAL_CREDENTIALS, Target
@@ -38,7 +39,7 @@ from pixelpipe_emulator.provision import create_jobs_table, state_machine_defini
 from pixelpipe_emulator.stack import free_port
 
 PORT = 8484
-STATUSES = ("COMPLETE",) * 90 + ("FAILED",) * 8 + ("PENDING",) * 2
+STATUSES = (JobStatus.COMPLETE,) * 90 + (JobStatus.FAILED,) * 8 + (JobStatus.PENDING,) * 2
 
 
 def _job(index: int, start: datetime, trace_id: str | None = None) -> dict[str, Any]:
@@ -49,8 +50,11 @@ def _job(index: int, start: datetime, trace_id: str | None = None) -> dict[str, 
         "status": status,
         "source": {"bucket": "pixelpipe-uploads", "key": f"uploads/bench-{index:05d}.jpg", "size": 52_000},
         "steps": {
-            "resize": {"status": "SUCCEEDED", "attempts": 1},
-            "analysis": {"status": "FAILED" if status == "FAILED" else "SUCCEEDED", "attempts": 1},
+            "resize": {"status": StepStatus.SUCCEEDED, "attempts": 1},
+            "analysis": {
+                "status": StepStatus.FAILED if status == JobStatus.FAILED else StepStatus.SUCCEEDED,
+                "attempts": 1,
+            },
         },
         "createdAt": format_iso(created),
         "updatedAt": format_iso(created + timedelta(milliseconds=900)),
@@ -58,9 +62,9 @@ def _job(index: int, start: datetime, trace_id: str | None = None) -> dict[str, 
         "labels": [{"name": "tabby cat", "confidence": 81.5}, {"name": "Egyptian Mau", "confidence": 12.0}],
         "executions": [],
     }
-    if status != "PENDING":
+    if status != JobStatus.PENDING:
         record["completedAt"] = record["updatedAt"]
-    if status == "FAILED":
+    if status == JobStatus.FAILED:
         record["failureReason"] = "analysis: gave up after 5 attempts: ThrottlingException"
     if trace_id:
         record["traceId"] = trace_id

@@ -26,6 +26,7 @@ from pixelpipe.adapters.onnx_labels import OnnxImageNetLabels
 from pixelpipe.config import settings
 from pixelpipe.logic.clock import parse_iso
 from pixelpipe.logic.images import ImageLimits, make_thumbnails, open_image, to_rgb
+from pixelpipe.logic.lifecycle import JobStatus
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_emulator.stack import LocalStack
 
@@ -82,7 +83,7 @@ def run(jobs: int, photos: str) -> dict[str, Any]:
         paths = [sources[i % len(sources)] for i in range(jobs)]
         bare = baseline_seconds_per_image(paths)
         wall, records = burst(paths)
-    done = [r for r in records if r and r["status"] == "COMPLETE"]
+    done = [r for r in records if r and r["status"] == JobStatus.COMPLETE]
     latencies = sorted(
         (parse_iso(r["completedAt"]) - parse_iso(r["createdAt"])).total_seconds() * 1000 for r in done
     )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
 
 # An xdist worker starts with COLUMNS=80 in its environment, and rich reads COLUMNS once, when the CLI's
 # shared console is made at import, pinning every table to 80 columns for the rest of the process. Tests
@@ -10,7 +15,33 @@ import os
 os.environ.pop("COLUMNS", None)
 
 
-def pytest_collection_modifyitems(items: list) -> None:
-    """Whole-stack tests first: they are the long ones, so the short unit tests fill the workers at the
-    end instead of one worker finishing a fault-matrix stack alone (the order is otherwise kept)."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+# Seconds each test file took in a recent run of the whole suite. `make test` hands the files to its
+# workers one at a time, longest first (--dist loadfile --no-loadscope-reorder), so the files left for
+# the end are short ones and the workers finish together. Refresh it with `make test-durations`; a stale
+# or missing figure only costs balance (a new file counts as short), never a test.
+DURATIONS = Path(__file__).with_name("durations.json")
+RECORD_DURATIONS_ENV = "PIXELPIPE_RECORD_TEST_DURATIONS"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    seconds = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    items.sort(key=lambda item: -seconds.get(item.location[0], 0.0))  # stable: files stay in one piece
+
+
+class DurationRecorder:
+    """Adds up setup, call and teardown per file (in the controller, from every worker's reports)."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[report.location[0]] += report.duration
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        figures = {path: round(total, 1) for path, total in sorted(self.seconds.items())}
+        DURATIONS.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(RECORD_DURATIONS_ENV) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(), "pixelpipe-durations")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pixelpipe.logic.lifecycle import JobStatus
 from pixelpipe_cli.asl_model import END, START
 
 # How an execution ended, by the type of its last event (ExecutionRedriven is not an ending).
@@ -205,7 +206,7 @@ def _step_and_outcome(text: str | None) -> tuple[str, str]:
     if not isinstance(details, dict):
         return "?", "?"
     if details.get("kind") == "deadline":
-        return "deadline", "FAILED"
+        return "deadline", JobStatus.FAILED
     return str(details.get("step", "?")), str(details.get("outcome", "?"))
 
 

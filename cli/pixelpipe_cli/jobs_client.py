@@ -42,8 +42,7 @@ class JobsClient:
 
     def list(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         statuses = [status] if status else [JobStatus.PENDING, *TERMINAL]
-        jobs = [job for s in statuses for job in self.table.by_status(s, limit=limit)]
-        return sorted(jobs, key=lambda job: job["createdAt"], reverse=True)[:limit]
+        return self.table.by_statuses(statuses, limit=limit)[:limit]
 
     def wait(
         self,

@@ -408,9 +408,9 @@ def dlq_redrive(queue: QueueOption = None, as_json: JsonFlag = False) -> None:
         render.print_json([asdict(r) for r in reports])
     else:
         render.console.print(render.redrive_table(reports))
-        if any(r.task_status in ("RUNNING", "CANCELLING") for r in reports):
+        if any(r.still_moving for r in reports):
             render.console.print("Move tasks still running; `aws sqs list-message-move-tasks` follows them.")
-    if any(r.not_moved or r.task_status in ("FAILED", "CANCELLED") for r in reports):
+    if any(r.not_moved or r.gave_up for r in reports):
         raise typer.Exit(1)
 
 

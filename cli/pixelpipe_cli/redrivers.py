@@ -35,6 +35,11 @@ from pixelpipe_cli.target import DISPATCH_FAILURES_QUEUE, S3_EVENTS_QUEUE, Targe
 DISPATCH = "dispatch"  # the "step" of the dispatch failures queue in listings, reports and --queue
 
 
+# ListMessageMoveTasks' Status values, by what they mean for a redrive.
+MOVE_TASK_ACTIVE = ("RUNNING", "CANCELLING")
+MOVE_TASK_GAVE_UP = ("FAILED", "CANCELLED")
+
+
 @dataclass
 class RedriveReport:
     step: str
@@ -49,6 +54,16 @@ class RedriveReport:
     task_status: str | None = None  # AWS move task: RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED
     to_move: int | None = None  # AWS move task: ApproximateNumberOfMessagesToMove
     failure_reason: str = ""  # AWS move task: FailureReason of a FAILED task
+
+    @property
+    def still_moving(self) -> bool:
+        """The AWS move task had not ended when the command stopped following it."""
+        return self.task_status in MOVE_TASK_ACTIVE
+
+    @property
+    def gave_up(self) -> bool:
+        """The AWS move task ended before moving everything (failed or cancelled)."""
+        return self.task_status in MOVE_TASK_GAVE_UP
 
 
 class Redriver(Protocol):
@@ -153,7 +168,6 @@ class LocalRedriver:
         return True
 
 
-_STILL_GOING = ("RUNNING", "CANCELLING")
 _POLL_SECONDS = 2.0
 # How far SQS's StartedTimestamp may lag our clock when we recognise our finished task by time alone.
 _CLOCK_SKEW_MS = 1000
@@ -176,7 +190,7 @@ def own_move_task(
                 return task
     if seen_started is not None:
         for task in tasks:
-            if task.get("StartedTimestamp") == seen_started and task.get("Status") not in _STILL_GOING:
+            if task.get("StartedTimestamp") == seen_started and task.get("Status") not in MOVE_TASK_ACTIVE:
                 return task
         return {}
     later = [
@@ -217,7 +231,7 @@ class MoveTaskRedriver:
         report.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
         report.to_move = task.get("ApproximateNumberOfMessagesToMove")
         report.failure_reason = task.get("FailureReason", "")
-        if report.task_status in ("FAILED", "CANCELLED"):
+        if report.gave_up:
             expected = report.to_move if report.to_move is not None else len(messages)
             report.not_moved = max(0, expected - report.moved)
         return True
@@ -234,7 +248,7 @@ class MoveTaskRedriver:
             task = own_move_task(tasks, handle, seen_started, started_ms)
             if handle and task.get("TaskHandle") == handle:
                 seen_started = task.get("StartedTimestamp")
-            if task.get("Status") not in _STILL_GOING or self.clock() >= deadline:
+            if task.get("Status") not in MOVE_TASK_ACTIVE or self.clock() >= deadline:
                 return task
             self.sleep(_POLL_SECONDS)
 

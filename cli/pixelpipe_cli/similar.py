@@ -91,7 +91,7 @@ def find_similar(
     reference = jobs.get(job_id)
     if reference is None:
         raise NoHash(f"no job {job_id}")
-    candidates = (job for status in JobStatus for job in jobs.by_status(status, limit=scan_per_status))
+    candidates = jobs.by_statuses(JobStatus, limit=scan_per_status)
     return similar_jobs(reference, candidates, max_distance)
 
 

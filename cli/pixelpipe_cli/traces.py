@@ -154,8 +154,7 @@ def slow_jobs(client: JobsClient, top: int, since: str | None) -> list[dict[str,
     """The `top` slowest finished jobs since `since`, by creation → completion, with their slowest hop."""
     finished = [
         job
-        for status in TERMINAL
-        for job in client.table.by_status(status, limit=1000)
+        for job in client.table.by_statuses(TERMINAL, limit=1000)
         if job.get("completedAt") and (since is None or job["createdAt"] >= since)
     ]
 

@@ -72,14 +72,10 @@ def jobs_page(
         return JobsPage([job] if job and (not status or job["status"] == status) else [], None)
     statuses = [status] if status else list(STATUSES)
     wanted = 1000 if query else size + 1
-    found = []
-    for one in statuses:
-        batch = client.table.by_status(one, created_before=before, limit=wanted, created_since=since)
-        if query:
-            needle = query.lower()
-            batch = [job for job in batch if needle in job.get("source", {}).get("key", "").lower()]
-        found += batch
-    found.sort(key=lambda job: job["createdAt"], reverse=True)
+    found = client.table.by_statuses(statuses, created_before=before, limit=wanted, created_since=since)
+    if query:
+        needle = query.lower()
+        found = [job for job in found if needle in job.get("source", {}).get("key", "").lower()]
     page = found[:size]
     more = len(found) > size
     return JobsPage(page, page[-1]["createdAt"] if more and page else None)
@@ -106,8 +102,7 @@ class DurationStats:
 def duration_stats(target: Target, recent: int = 200, bin_count: int = 10) -> DurationStats:
     """p50/p90/p99 (nearest rank) and a histogram of the newest `recent` finished jobs."""
     client = JobsClient(target)
-    finished = [job for status in TERMINAL for job in client.table.by_status(status, limit=recent)]
-    finished.sort(key=lambda job: job["createdAt"], reverse=True)
+    finished = client.table.by_statuses(TERMINAL, limit=recent)
     values = sorted(d for job in finished[:recent] if (d := duration_ms(job)) is not None)
     if not values:
         return DurationStats(0, {}, [])

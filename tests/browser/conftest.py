@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from pixelpipe.config import config_path
 from pixelpipe_cli.jobs_client import JobsClient
 from pixelpipe_console.server import BackgroundConsole
 from pixelpipe_emulator.stack import LocalStack, free_port
-from support.browser import CHROMIUM, CHROMIUM_ARGS, FLAKY_RESIZE
+from support.browser import CHROMIUM, CHROMIUM_ARGS, FLAKY_RESIZE, need_chromium
 from support.stacks import change_every_worker
 
 # Screenshots go to the test's temporary directory; `make screenshots` sets PIXELPIPE_SCREENSHOTS to
@@ -30,18 +29,9 @@ SCREENSHOTS_ENV = "PIXELPIPE_SCREENSHOTS"
 pytestmark = pytest.mark.e2e
 
 
-def _need_chromium() -> None:
-    if Path(CHROMIUM).is_file() or shutil.which(CHROMIUM):
-        return
-    message = f"no chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests must run under CI: {message}")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     # Generous waits: the box is shared, and the stack, the console and chromium all run on it.
@@ -56,7 +46,7 @@ def browser() -> Iterator[Any]:
 def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A local stack whose workers give up after 2 receives with no backoff, and flaky uploads.
     Module-scoped: the changed config must not outlive this module's tests."""
-    _need_chromium()  # no stack to start when the tests will not run
+    need_chromium()  # no stack to start when the tests will not run
     home = tmp_path_factory.mktemp("console-stack")
     config = json.loads(config_path().read_text())
     change_every_worker(config, max_receive_count=2, retry_backoff_seconds=0, batching_window_seconds=0)

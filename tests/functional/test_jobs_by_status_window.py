@@ -49,3 +49,35 @@ def test_pages_through_a_window_with_no_job_repeated_or_skipped(jobs: JobsTable)
         seen += created(page)
         before = page[-1]["createdAt"]
     assert seen == CREATED[:0:-1]
+
+
+def test_a_job_that_finishes_between_the_status_queries_is_listed_once_in_its_newer_state(
+    jobs: JobsTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the newest job completing just after the PENDING query read it (the console's live list and
+    # `pixelpipe jobs` read one status at a time, so the COMPLETE query then reads it again)
+    [newest] = jobs.by_status("PENDING", limit=1)
+    read_one_status = jobs.by_status
+
+    def completing_after_the_pending_read(status: str, *args, **kwargs) -> list[dict]:
+        found = read_one_status(status, *args, **kwargs)
+        if status == "PENDING":
+            jobs._client.update_item(
+                TableName=settings().table.name,
+                Key={"jobId": {"S": newest["jobId"]}},
+                UpdateExpression="SET #status = :complete, updatedAt = :later",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":complete": {"S": "COMPLETE"},
+                    ":later": {"S": "2026-11-25T11:00:00.000Z"},
+                },
+            )
+        return found
+
+    monkeypatch.setattr(jobs, "by_status", completing_after_the_pending_read)
+    # WHEN every status is listed
+    listed = jobs.by_statuses(["PENDING", "COMPLETE", "FAILED"])
+    # THEN that job is there once, COMPLETE, and every other job once, newest first
+    assert [job["jobId"] for job in listed].count(newest["jobId"]) == 1
+    assert next(job for job in listed if job["jobId"] == newest["jobId"])["status"] == "COMPLETE"
+    assert created(listed) == CREATED[::-1]

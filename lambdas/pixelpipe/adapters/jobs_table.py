@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,6 +257,26 @@ class JobsTable:
             ScanIndexForward=False,
         )
         return [job for job in jobs if job["createdAt"] != created_before][:limit]
+
+    def by_statuses(
+        self,
+        statuses: Iterable[str],
+        created_before: str | None = None,
+        limit: int = 100,
+        created_since: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`by_status` of each status, merged newest first with every job once.
+
+        One query per status: a job whose status changes between two of them (PENDING read, then it
+        completes before COMPLETE is read) is in both answers, so the copy updated last is kept.
+        """
+        latest: dict[str, dict[str, Any]] = {}
+        for status in statuses:
+            for job in self.by_status(status, created_before, limit, created_since):
+                kept = latest.get(job["jobId"])
+                if kept is None or job.get("updatedAt", "") > kept.get("updatedAt", ""):
+                    latest[job["jobId"]] = job
+        return sorted(latest.values(), key=lambda job: job["createdAt"], reverse=True)
 
     def _query(self, limit: int, **kwargs: Any) -> list[dict[str, Any]]:
         """Up to `limit` items of a query, following LastEvaluatedKey across pages."""
