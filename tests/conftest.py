@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections import defaultdict
@@ -9,10 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from pixelpipe_emulator import botocore_data
+
 # An xdist worker starts with COLUMNS=80 in its environment, and rich reads COLUMNS once, when the CLI's
 # shared console is made at import, pinning every table to 80 columns for the rest of the process. Tests
 # choose their width per command (CliRunner's env), which rich reads at each print when nothing is pinned.
 os.environ.pop("COLUMNS", None)
+
+# botocore's data files parsed once per test process, as in the local stack's processes (its mocks make
+# a new session, so a new loader, per test).
+botocore_data.memoise()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection imported (moto, boto3, every module under test) stays out of the collector's
+    generations: the suite's many full collections would otherwise walk it again each time."""
+    gc.freeze()
 
 
 # Seconds each test file took in a recent run of the whole suite. `make test` hands the files to its

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -37,6 +38,8 @@ import threading
 import traceback
 from pathlib import Path
 from typing import IO, Any
+
+from pixelpipe_emulator import botocore_data
 
 # What the hosts and the emulator import before their own code; none of it reads an environment
 # variable the stack sets (moto's settings module reads its own MOTO_* variables, which the stack never
@@ -177,6 +180,10 @@ def start(module: str, arguments: list[str], environment: dict[str, str], log: P
 def _serve() -> None:
     for name in PRELOAD:
         importlib.import_module(name)
+    botocore_data.warm()  # the service models every fork would otherwise parse again
+    # What the starter holds is moved out of the collector's reach: otherwise every full collection in
+    # every fork walks (and, counting references, copies) the whole preloaded heap.
+    gc.freeze()
     # Ctrl-C in a terminal reaches the whole process group: the stack's processes handle it themselves,
     # and the starter must outlive them to report how they exited.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
