@@ -278,6 +278,7 @@ def _run(request: dict[str, Any], closing: list[int]) -> int:
     sys.stdout.reconfigure(write_through=True)
     sys.stderr.reconfigure(write_through=True)
     sys.argv = [request["module"], *request["arguments"]]
+    _name_process(request["module"], request["arguments"])
     try:
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
         code = 0
@@ -295,6 +296,13 @@ def _run(request: dict[str, Any], closing: list[int]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+def _name_process(module: str, arguments: list[str]) -> None:
+    """`top` and `ps -o comm` show the function (or `emulator`), not the starter's command line (Linux)."""
+    name = arguments[1] if arguments[:1] == ["--function"] else module.rpartition(".")[2]
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(name[:15])
 
 
 def _exit_status(code: object) -> int:
