@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import IO, Any
@@ -62,6 +63,7 @@ PRELOAD = [
     "moto.stepfunctions.parser.asl.parse.asl_parser",
 ]
 START_TIMEOUT_SECONDS = 60
+STOP_GRACE_SECONDS = 10  # what a fork gets between SIGTERM and SIGKILL when its starter ends
 
 
 class StartedProcess:
@@ -116,6 +118,18 @@ class _Starter:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    def close(self) -> None:
+        """Ends the starter and every fork still running, and waits for it: registered at exit, so the
+        process that started stacks leaves no process of theirs behind when it ends."""
+        assert self._process.stdin is not None
+        with contextlib.suppress(OSError):
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=STOP_GRACE_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
     def start(self, module: str, arguments: list[str], environment: dict[str, str], log: Path) -> int:
         request = {
             "module": module,
@@ -169,6 +183,7 @@ def start(module: str, arguments: list[str], environment: dict[str, str], log: P
     with _starter_lock:
         if _starter is None or not _starter.alive:
             _starter = _Starter()
+            atexit.register(_starter.close)
         starter = _starter
     pid = starter.start(module, arguments, environment, log)
     return StartedProcess(pid, starter, [sys.executable, "-m", module, *arguments])
@@ -202,9 +217,8 @@ def _serve() -> None:
         _reap(running, reports)
         if requests in readable:
             chunk = os.read(requests, 65536)
-            if not chunk:  # the process that started the stacks is gone: so are its stacks
-                for pid in running:
-                    _signal(pid, signal.SIGTERM)
+            if not chunk:  # the process that started the stacks is done or gone: so are its stacks
+                _end(running)
                 return
             pending += chunk
             while b"\n" in pending:
@@ -212,6 +226,20 @@ def _serve() -> None:
                 pid = _fork(json.loads(line), closing=[requests, wake_read, wake_write])
                 running.add(pid)
                 _report(reports, {"started": pid})
+
+
+def _end(running: set[int]) -> None:
+    """SIGTERM every fork still running, SIGKILL what is left after the grace period, reap them all:
+    when the starter exits, nothing it forked is left behind."""
+    for pid in running:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while running and time.monotonic() < deadline:
+        running -= {pid for pid in running if os.waitpid(pid, os.WNOHANG)[0]}
+        time.sleep(0.05)
+    for pid in running:
+        _signal(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
 
 
 def _select(fds: list[int]) -> list[int]:
