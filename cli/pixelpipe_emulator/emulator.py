@@ -128,6 +128,20 @@ def _component_heap_key(component: EvalComponent) -> str:
     return f"component-{id(component):x}"
 
 
+def cache_asl_parsing() -> None:
+    """Each state machine definition is parsed and preprocessed once (`_parse`); the components built
+    from it are shared by its executions, each keeping its state under a stable key."""
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
+    EvalComponent.heap_key = property(_component_heap_key)
+
+
+def cache_interpreter_parsing() -> None:
+    """The ASL and JSONPath caches: what the interpreter parses depends only on the text parsed. Also
+    used by the tests that run moto's interpreter in their own process, so that it runs as here."""
+    cache_asl_parsing()
+    cache_jsonpath_parsing()
+
+
 def cache_jsonpath_parsing() -> None:
     """The interpreter's JSONPath evaluation (`extract_json`, jsonpath_ng's extended grammar) and
     ResultPath (its base grammar) each get their own parser, cached."""
@@ -375,14 +389,12 @@ def main() -> None:
     post_policy.install()  # S3's POST policy rules (moto stores any form upload)
     faults.install_in_emulator()
     xray_service.install()  # X-Ray's compiled traces, inferred segments, filter expressions
-    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
-    EvalComponent.heap_key = property(_component_heap_key)
+    cache_interpreter_parsing()
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     make_dynamodb_atomic()
     dynamodb_speed.install()
     share_interpreter_clients()
-    cache_jsonpath_parsing()
     track_models_weakly()
     describe_errors_without_request_id()
     name_dynamodb_errors_as_aws()

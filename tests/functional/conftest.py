@@ -27,12 +27,17 @@ import requests
 from pixelpipe.adapters.dynamo_types import to_item
 from pixelpipe.adapters.jobs_table import Claim, JobsTable
 from pixelpipe.config import settings
+from pixelpipe_emulator import emulator
 from pixelpipe_emulator.provision import state_machine_definition
 from support import reconcile_jobs
 from support.emulator import DUMMY_CREDENTIALS, free_loopback_port
 from support.handlers import aws, chelsea_jpeg, load_function  # noqa: F401  (fixtures for these tests)
 
 job_id = reconcile_jobs.job_id  # the fresh PENDING job the reconcile tests share
+
+# moto's interpreter in this process (mock_aws, ThreadedMotoServer) parses each definition and JSONPath
+# once, as the local stack's emulator does: the state machine runs here as it runs there.
+emulator.cache_interpreter_parsing()
 
 SFN_ENDPOINT_ENV = "RECONCILE_TEST_SFN_ENDPOINT"
 DYNAMODB_ENDPOINT_ENV = "RECONCILE_TEST_DYNAMODB_ENDPOINT"
