@@ -97,6 +97,14 @@ class StartedProcess:
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
+    def stop(self, grace_seconds: float = 10) -> None:
+        """SIGTERM, then SIGKILL if it has not ended within the grace period (nothing if it has ended)."""
+        self.terminate()
+        try:
+            self.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
 
 class _Starter:
     """This process's side of the starter: asks it for forks and keeps the exit codes it reports."""
@@ -284,8 +292,8 @@ def _fork(request: dict[str, Any], closing: list[int]) -> int:
 def _run(request: dict[str, Any], closing: list[int]) -> int:
     """In the fork: become `python -m MODULE ARGUMENTS`; its exit status, as the interpreter's would be."""
     signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGCHLD, signal.SIGINT):
-        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the starter ignores it; a program does not
     os.environ.clear()
     os.environ.update(request["environment"])
     os.chdir(request["directory"])

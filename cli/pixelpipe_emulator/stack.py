@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -189,12 +188,8 @@ class LocalStack:
     def stop_function(self, function: str) -> None:
         with self._hosts_lock:
             process = self._hosts.pop(function, None)
-        if process and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if process:
+            process.stop()
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until every host printed 'ready' (its handler imported); fails naming the one that died."""
@@ -224,11 +219,7 @@ class LocalStack:
                 worker.stop()
         self._execution_tracer = self._daemon = None
         if self._server is not None:
-            self._server.terminate()
-            try:
-                self._server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._server.kill()
+            self._server.stop()
             self._server = None
         if self.target_path.exists():
             self.target_path.unlink()
